@@ -1,0 +1,30 @@
+"""Rebuild the search index from the database, the source of truth."""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand
+
+from kb import search
+from kb.management.progress import Progress
+from kb.models import Entry
+
+
+class Command(BaseCommand):
+    help = "Rebuild the search index from the database."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--if-empty",
+            action="store_true",
+            help="Only rebuild when the index holds no entries but the database does.",
+        )
+
+    def handle(self, *args, if_empty: bool, **options):
+        total = Entry.objects.count()
+        if if_empty and (search.get_backend().document_count() or not total):
+            self.stdout.write("Search index is ready.")
+            return
+        progress = Progress(self.stdout, total, "Indexing")
+        done = search.rebuild(progress=progress)
+        seconds = progress.finish()
+        self.stdout.write(self.style.SUCCESS(f"Indexed {done:,} entries in {seconds:.1f} s."))

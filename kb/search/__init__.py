@@ -1,0 +1,30 @@
+"""Full-text search behind one small interface (see DESIGN.md, "search/").
+
+Views and actions import from here only; the backends never import views or forms.
+"""
+
+from kb.search.query import MAX_QUERY_LENGTH, ParsedQuery, parse_query
+from kb.search.service import (
+    SearchResult,
+    SearchResults,
+    get_backend,
+    index_after_commit,
+    index_entries,
+    rebuild,
+    reset_backend,
+    search,
+)
+
+__all__ = [
+    "MAX_QUERY_LENGTH",
+    "ParsedQuery",
+    "SearchResult",
+    "SearchResults",
+    "get_backend",
+    "index_after_commit",
+    "index_entries",
+    "parse_query",
+    "rebuild",
+    "reset_backend",
+    "search",
+]

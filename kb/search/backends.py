@@ -1,0 +1,47 @@
+"""The contract every search backend keeps."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from kb.search.documents import EntryDocument
+from kb.search.query import ParsedQuery
+
+
+@dataclass(frozen=True)
+class Hit:
+    entry_id: int
+    score: float
+
+
+@dataclass(frozen=True)
+class BackendResult:
+    total: int
+    hits: list[Hit]
+    tag_counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """Who is searching and what they may see."""
+
+    user_id: int | None
+    include_archived: bool = False
+
+
+class SearchBackend(Protocol):
+    def index_documents(self, documents: Iterable[EntryDocument], *, new: bool = False) -> int: ...
+
+    def remove(self, entry_ids: Iterable[int]) -> None: ...
+
+    def search(
+        self, query: ParsedQuery, *, visibility: Visibility, limit: int, offset: int
+    ) -> BackendResult: ...
+
+    def clear(self) -> None: ...
+
+    def document_count(self) -> int: ...
+
+    def close(self) -> None: ...

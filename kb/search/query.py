@@ -1,0 +1,61 @@
+"""What a rep typed, turned into words, phrases and tag filters.
+
+A rep types words, not query syntax: ``payment?`` is the word "payment", ``a:b`` is two
+words and an unbalanced quote is just a quote. Only the syntax the search page documents
+is honoured: ``"quoted phrases"`` and ``tag:name`` filters.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from kb.search.text import stems
+
+MAX_QUERY_LENGTH = 500
+
+_PHRASE_RE = re.compile(r'"([^"]+)"')
+_TAG_RE = re.compile(r"(?<!\S)tag:(\S+)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    text: str
+    terms: list[str] = field(default_factory=list)
+    phrases: list[list[str]] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.terms or self.phrases)
+
+    @property
+    def all_terms(self) -> set[str]:
+        """Every stem the results should highlight."""
+        return set(self.terms).union(*self.phrases) if self.phrases else set(self.terms)
+
+
+def normalise_tag(name: str) -> str:
+    return name.strip().strip(",").lower()
+
+
+def parse_query(text: str, *, extra_tags: tuple[str, ...] = ()) -> ParsedQuery:
+    text = (text or "").replace("\x00", " ")[:MAX_QUERY_LENGTH]
+    tags = [normalise_tag(m) for m in _TAG_RE.findall(text)]
+    tags += [normalise_tag(t) for t in extra_tags]
+    remainder = _TAG_RE.sub(" ", text)
+    phrases = []
+    for phrase in _PHRASE_RE.findall(remainder):
+        phrase_stems = stems(phrase)
+        if len(phrase_stems) > 1:
+            phrases.append(phrase_stems)
+    remainder = _PHRASE_RE.sub(
+        lambda m: " " if len(stems(m.group(1))) > 1 else m.group(1), remainder
+    )
+    terms = list(dict.fromkeys(stems(remainder)))
+    return ParsedQuery(
+        text=text.strip(),
+        terms=terms,
+        phrases=phrases,
+        tags=list(dict.fromkeys(t for t in tags if t)),
+    )

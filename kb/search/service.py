@@ -1,0 +1,159 @@
+"""The search interface the rest of Floorbook uses; backends stay behind it."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from itertools import islice
+
+from django.conf import settings
+from django.db import transaction
+from django.utils.safestring import SafeString
+
+from kb.models import Entry
+from kb.search.backends import SearchBackend, Visibility
+from kb.search.documents import entry_document
+from kb.search.highlight import highlight, snippet
+from kb.search.query import ParsedQuery, parse_query
+
+logger = logging.getLogger(__name__)
+
+REBUILD_BATCH = 2_000
+FACET_LIMIT = 12
+
+
+@cache
+def get_backend() -> SearchBackend:
+    name = settings.KB_SEARCH_BACKEND
+    if name == "whoosh":
+        from kb.search.whoosh_backend import WhooshBackend
+
+        return WhooshBackend(settings.KB_INDEX_DIR)
+    raise ValueError(f"Unknown KB_SEARCH_BACKEND {name!r}")
+
+
+def reset_backend() -> None:
+    """Close the backend so the next call opens it afresh (tests, after settings change)."""
+    if get_backend.cache_info().currsize:
+        get_backend().close()
+    get_backend.cache_clear()
+
+
+# -- writes -------------------------------------------------------------------------
+
+
+def _entries_for_index(entry_ids: Iterable[int]):
+    return Entry.objects.filter(pk__in=list(entry_ids)).prefetch_related("tags")
+
+
+def index_entries(entry_ids: Iterable[int], *, new: bool = False, progress=None) -> int:
+    """Index (or re-index) these entries as they are in the database now.
+
+    ``new=True`` promises none of them is in the index yet (imports), which saves
+    a lookup per entry. Large sets are indexed in batches.
+    """
+    backend = get_backend()
+    done = 0
+    for batch in _batched(iter(list(entry_ids)), REBUILD_BATCH):
+        entries = list(_entries_for_index(batch))
+        if not new:
+            found = {entry.pk for entry in entries}
+            backend.remove(i for i in batch if i not in found)
+        done += backend.index_documents([entry_document(e) for e in entries], new=new)
+        if progress:
+            progress(done)
+    return done
+
+
+def index_after_commit(entry_ids: Iterable[int], *, new: bool = False) -> None:
+    """Index once the surrounding transaction commits.
+
+    ``robust=True``: an index failure is logged and never undoes or fails the write;
+    ``rebuild_index`` repairs the index from the database.
+    """
+    entry_ids = list(entry_ids)
+    transaction.on_commit(lambda: index_entries(entry_ids, new=new), robust=True)
+
+
+def rebuild(*, progress=None) -> int:
+    """Rebuild the whole index from the database. Returns the number of entries indexed."""
+    get_backend().clear()
+    ids = Entry.objects.order_by("pk").values_list("pk", flat=True)
+    return index_entries(ids.iterator(), new=True, progress=progress)
+
+
+def _batched(iterable: Iterator[int], size: int) -> Iterator[list[int]]:
+    while batch := list(islice(iterable, size)):
+        yield batch
+
+
+# -- reads --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    entry: Entry
+    score: float
+    question_html: SafeString
+    snippet_html: SafeString
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    query: ParsedQuery
+    total: int
+    results: list[SearchResult]
+    took_ms: float
+    tag_counts: list[tuple[str, int]] = field(default_factory=list)
+    include_archived: bool = False
+
+
+def search(
+    text: str,
+    *,
+    user,
+    tags: tuple[str, ...] = (),
+    include_archived: bool = False,
+    limit: int = 20,
+    offset: int = 0,
+) -> SearchResults:
+    """Ranked entries for what a person typed, with highlighted question and snippet."""
+    started = time.perf_counter()
+    parsed = parse_query(text, extra_tags=tags)
+    visibility = Visibility(
+        user_id=user.pk if user.is_authenticated else None, include_archived=include_archived
+    )
+    if parsed.is_empty and not parsed.tags:
+        # Only stop words or punctuation ("AND OR (", "how do i"): nothing to match on.
+        return SearchResults(parsed, 0, [], (time.perf_counter() - started) * 1000)
+    found = get_backend().search(parsed, visibility=visibility, limit=limit, offset=offset)
+    entries = (
+        Entry.objects.visible_to(user)
+        .filter(pk__in=[hit.entry_id for hit in found.hits])
+        .select_related("author")
+        .prefetch_related("tags")
+        .in_bulk()
+    )
+    terms = parsed.all_terms
+    results = [
+        SearchResult(
+            entry=entries[hit.entry_id],
+            score=hit.score,
+            question_html=highlight(entries[hit.entry_id].question, terms),
+            snippet_html=snippet(entries[hit.entry_id].answer_text, terms),
+        )
+        for hit in found.hits
+        if hit.entry_id in entries
+    ]
+    facets = sorted(found.tag_counts.items(), key=lambda item: (-item[1], item[0]))
+    return SearchResults(
+        query=parsed,
+        total=found.total,
+        results=results,
+        took_ms=(time.perf_counter() - started) * 1000,
+        tag_counts=facets[:FACET_LIMIT],
+        include_archived=include_archived,
+    )

@@ -1,0 +1,260 @@
+"""Pages. Each view parses input, calls an action or a query, and renders."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from kb import actions, reports, search
+from kb.diff import diff_fields, diff_revisions, fields_of
+from kb.forms import CaptureForm, CompareForm, EditForm, RestoreForm, SearchForm, StateForm
+from kb.markdown import render_markdown
+from kb.models import ANSWER_MAX_LENGTH, Entry
+from kb.permissions import can_supervise
+
+PAGE_SIZE = 20
+
+
+def is_htmx(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def visible_entry(request: HttpRequest, pk: int) -> Entry:
+    """The entry, or 404 when it does not exist or is someone else's draft."""
+    queryset = Entry.objects.visible_to(request.user).select_related("author", "owner")
+    return get_object_or_404(queryset, pk=pk)
+
+
+@require_GET
+def search_page(request: HttpRequest) -> HttpResponse:
+    form = SearchForm(request.GET)
+    results, status = None, 200
+    if not form.is_valid():
+        status = 400
+    elif form.cleaned_data["q"]:
+        page = form.cleaned_data["page"]
+        results = search.search(
+            form.cleaned_data["q"],
+            user=request.user,
+            include_archived=form.cleaned_data["archived"],
+            limit=PAGE_SIZE,
+            offset=(page - 1) * PAGE_SIZE,
+        )
+    context = {
+        "form": form,
+        "q": form.cleaned_data.get("q", "") if form.is_valid() else "",
+        "results": results,
+        "page": form.cleaned_data.get("page", 1) if form.is_valid() else 1,
+        "page_size": PAGE_SIZE,
+    }
+    if results is not None:
+        page = context["page"]
+        context["previous_page"] = page - 1 if page > 1 else None
+        context["next_page"] = page + 1 if results.total > page * PAGE_SIZE else None
+    elif status == 200:
+        context["recent"] = reports.recent_entries(request.user)
+        context["popular_tags"] = reports.popular_tags()
+    template = "kb/_results.html" if is_htmx(request) else "kb/search.html"
+    response = render(request, template, context, status=status)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+@require_GET
+def entry_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    entry = visible_entry(request, pk)
+    last_revision = entry.revisions.select_related("editor").first()
+    return render(
+        request,
+        "kb/entry_detail.html",
+        {
+            "entry": entry,
+            "tags": entry.tag_names(),
+            "last_revision": last_revision,
+            "can_supervise": can_supervise(request.user),
+            "state_choices": Entry.State,
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def entry_create(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        form = CaptureForm(request.POST)
+        if form.is_valid():
+            state = Entry.State.DRAFT if "save_draft" in request.POST else Entry.State.PUBLISHED
+            entry = actions.capture_entry(
+                author=request.user, content=form.cleaned_data["content"], state=state
+            )
+            if state == Entry.State.DRAFT:
+                messages.success(request, "Saved as a draft: only you can see it.")
+            else:
+                messages.success(request, "Saved and searchable. Thanks for writing it up.")
+            return redirect(entry)
+    else:
+        question = request.GET.get("question", "")[:300]
+        form = CaptureForm(initial={"question": question})
+    return render(
+        request,
+        "kb/entry_form.html",
+        {"form": form, "tag_suggestions": reports.popular_tags(limit=50), "creating": True},
+        status=400 if form.is_bound else 200,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def entry_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    entry = visible_entry(request, pk)
+    if request.method == "POST":
+        form = EditForm(request.POST)
+        if form.is_valid():
+            base_version = form.cleaned_data["version"]
+            try:
+                saved = actions.edit_entry(
+                    entry=entry,
+                    editor=request.user,
+                    base_version=base_version,
+                    content=form.cleaned_data["content"],
+                    summary=form.cleaned_data["summary"],
+                )
+            except actions.EditConflict as conflict:
+                return edit_conflict(request, conflict, form)
+            if saved.version == base_version:
+                messages.info(request, "Nothing changed, so nothing was saved.")
+            else:
+                messages.success(request, f"Saved as revision {saved.version}.")
+            return redirect(saved)
+    else:
+        form = EditForm(initial={**EditForm.initial_for(entry), "version": entry.version})
+    return render(
+        request,
+        "kb/entry_form.html",
+        {"form": form, "entry": entry, "tag_suggestions": reports.popular_tags(limit=50)},
+        status=400 if form.is_bound else 200,
+    )
+
+
+def edit_conflict(
+    request: HttpRequest, conflict: actions.EditConflict, form: EditForm
+) -> HttpResponse:
+    """Someone saved first: show their change and keep what this person wrote."""
+    current = conflict.entry
+    revisions = {
+        r.number: r
+        for r in current.revisions.filter(
+            number__in=[conflict.base_version, current.version]
+        ).select_related("editor")
+    }
+    base, latest = revisions.get(conflict.base_version), revisions.get(current.version)
+    their_change = diff_revisions(base, latest) if base and latest else []
+    yours = form.cleaned_data["content"]
+    current_fields = fields_of(latest) if latest else {}
+    current_fields.pop("state", None)
+    retry = EditForm(
+        initial={
+            **EditForm.initial_for(current),
+            "question": yours.question,
+            "answer": yours.answer,
+            "tags": ", ".join(yours.tags),
+            "environment": yours.environment,
+            "cause": yours.cause,
+            "summary": form.cleaned_data["summary"],
+            "version": current.version,
+        }
+    )
+    context = {
+        "entry": current,
+        "latest": latest,
+        "their_change": their_change,
+        "your_change": diff_fields(current_fields, fields_of(yours)),
+        "form": retry,
+        "tag_suggestions": reports.popular_tags(limit=50),
+    }
+    return render(request, "kb/edit_conflict.html", context, status=409)
+
+
+@require_GET
+def entry_history(request: HttpRequest, pk: int) -> HttpResponse:
+    entry = visible_entry(request, pk)
+    revisions = entry.revisions.select_related("editor", "restored_from")
+    return render(request, "kb/history.html", {"entry": entry, "revisions": revisions})
+
+
+@require_GET
+def revision_detail(request: HttpRequest, pk: int, number: int) -> HttpResponse:
+    entry = visible_entry(request, pk)
+    revision = get_object_or_404(entry.revisions.select_related("editor"), number=number)
+    return render(request, "kb/revision_detail.html", {"entry": entry, "revision": revision})
+
+
+@require_GET
+def revision_compare(request: HttpRequest, pk: int) -> HttpResponse:
+    entry = visible_entry(request, pk)
+    form = CompareForm(request.GET)
+    if not form.is_valid():
+        messages.error(request, "Pick two revisions to compare.")
+        return redirect("kb:history", pk=entry.pk)
+    numbers = sorted({form.cleaned_data["a"], form.cleaned_data["b"]})
+    found = {r.number: r for r in entry.revisions.filter(number__in=numbers)}
+    if len(found) != len(numbers):
+        raise Http404("No such revision.")
+    old, new = found[numbers[0]], found[numbers[-1]]
+    return render(
+        request,
+        "kb/compare.html",
+        {"entry": entry, "old": old, "new": new, "changes": diff_revisions(old, new)},
+    )
+
+
+@require_POST
+def revision_restore(request: HttpRequest, pk: int, number: int) -> HttpResponse:
+    entry = visible_entry(request, pk)
+    revision = get_object_or_404(entry.revisions, number=number)
+    form = RestoreForm(request.POST)
+    if not form.is_valid():
+        return HttpResponse("Missing the version you are restoring from.", status=400)
+    try:
+        saved = actions.restore_revision(
+            entry=entry,
+            revision=revision,
+            editor=request.user,
+            base_version=form.cleaned_data["version"],
+        )
+    except actions.EditConflict:
+        messages.error(
+            request, "Someone saved this entry while you were looking. Check and try again."
+        )
+        return redirect("kb:history", pk=entry.pk)
+    messages.success(request, f"Restored revision {number} as revision {saved.version}.")
+    return redirect(saved)
+
+
+@require_POST
+def entry_state(request: HttpRequest, pk: int) -> HttpResponse:
+    entry = visible_entry(request, pk)
+    form = StateForm(request.POST)
+    if not form.is_valid():
+        return HttpResponse("Unknown state.", status=400)
+    try:
+        saved = actions.change_state(
+            entry=entry,
+            actor=request.user,
+            state=form.cleaned_data["state"],
+            base_version=form.cleaned_data["version"],
+        )
+    except actions.EditConflict:
+        messages.error(request, "Someone saved this entry meanwhile; here is the latest.")
+        return redirect(entry)
+    messages.success(request, f"Entry is now {saved.get_state_display().lower()}.")
+    return redirect(saved)
+
+
+@require_POST
+def markdown_preview(request: HttpRequest) -> HttpResponse:
+    text = request.POST.get("answer", "")
+    if len(text) > ANSWER_MAX_LENGTH:
+        return HttpResponse("Too long to preview.", status=400)
+    return render(request, "kb/_preview.html", {"html": render_markdown(text)})

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group, User
+
+from kb import actions, search
+from kb.actions import EntryContent
+
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Users are created per test; the production hasher would dominate the run time."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def search_index(settings, tmp_path):
+    """Every test gets its own empty search index in ``tmp_path``."""
+    search.reset_backend()
+    settings.KB_INDEX_DIR = tmp_path / "index"
+    yield settings.KB_INDEX_DIR
+    search.reset_backend()
+
+
+def make_user(username: str, group: str = "Reps", **extra) -> User:
+    user = User.objects.create_user(username=username, password=PASSWORD, **extra)
+    user.groups.add(Group.objects.get(name=group))
+    return user
+
+
+@pytest.fixture
+def rep(db) -> User:
+    return make_user("rita")
+
+
+@pytest.fixture
+def other_rep(db) -> User:
+    return make_user("omar")
+
+
+@pytest.fixture
+def supervisor(db) -> User:
+    return make_user("sam", group="Supervisors")
+
+
+@pytest.fixture
+def rep_client(client, rep):
+    client.force_login(rep)
+    return client
+
+
+@pytest.fixture
+def supervisor_client(client, supervisor):
+    client.force_login(supervisor)
+    return client
+
+
+@pytest.fixture
+def make_entry(django_capture_on_commit_callbacks, rep, supervisor):
+    """Create an entry through the real actions and index it, as a committed save would.
+
+    ``validated`` and ``archived`` entries are published by ``rep`` and then moved to
+    that state by ``supervisor``.
+    """
+
+    def make(
+        question: str = "How do I reset the router?",
+        answer: str = "Hold the reset button for 10 seconds.",
+        tags: tuple[str, ...] = (),
+        author: User | None = None,
+        state: str = "published",
+        **content,
+    ):
+        with django_capture_on_commit_callbacks(execute=True):
+            entry = actions.capture_entry(
+                author=author or rep,
+                content=EntryContent(question=question, answer=answer, tags=list(tags), **content),
+                state="draft" if state == "draft" else "published",
+            )
+            if state in ("validated", "archived"):
+                entry = actions.change_state(
+                    entry=entry, actor=supervisor, state=state, base_version=entry.version
+                )
+        return entry
+
+    return make
+
+
+@pytest.fixture
+def entry(make_entry):
+    return make_entry(
+        question="Customer's broadband keeps dropping every evening",
+        answer="1. Check the **router lights**.\n2. Run the line test in Compass.",
+        tags=("broadband", "faults"),
+    )
