@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export KB_DATA_DIR ?= $(CURDIR)/var
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench eval clean venv
 
 # Reinstall when the dependency list changes.
 $(VENV)/.installed: pyproject.toml
@@ -38,3 +38,6 @@ bench: venv
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
+
+eval: venv
+	$(BIN)/python manage.py evaluate

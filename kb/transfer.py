@@ -65,9 +65,12 @@ def _datetime(value, name: str) -> datetime | None:
         return None
     if not isinstance(value, str):
         raise ValueError(f"{name} must be an ISO-8601 date or null")
-    parsed = parse_datetime(value)
-    if parsed is None and (day := parse_date(value)):
-        parsed = datetime(day.year, day.month, day.day)
+    try:
+        parsed = parse_datetime(value)
+        if parsed is None and (day := parse_date(value)):
+            parsed = datetime(day.year, day.month, day.day)
+    except ValueError as error:  # well formed but impossible, such as 2024-02-30
+        raise ValueError(f"{name} {value[:40]!r} is not a valid date ({error})") from error
     if parsed is None:
         raise ValueError(f"{name} {value[:40]!r} is not an ISO-8601 date")
     if timezone.is_naive(parsed):

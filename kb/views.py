@@ -16,6 +16,7 @@ from kb.models import ANSWER_MAX_LENGTH, Entry
 from kb.permissions import can_supervise
 
 PAGE_SIZE = 20
+MAX_QUERY = search.MAX_QUERY_LENGTH
 
 
 def is_htmx(request: HttpRequest) -> bool:
@@ -42,10 +43,12 @@ def search_page(request: HttpRequest) -> HttpResponse:
             include_archived=form.cleaned_data["archived"],
             limit=PAGE_SIZE,
             offset=(page - 1) * PAGE_SIZE,
+            facets=True,
         )
     context = {
         "form": form,
-        "q": form.cleaned_data.get("q", "") if form.is_valid() else "",
+        # A refused search stays in the box (cut to the limit) so it can be corrected.
+        "q": form.cleaned_data["q"] if form.is_valid() else form.data.get("q", "")[:MAX_QUERY],
         "results": results,
         "page": form.cleaned_data.get("page", 1) if form.is_valid() else 1,
         "page_size": PAGE_SIZE,
@@ -228,7 +231,12 @@ def revision_restore(request: HttpRequest, pk: int, number: int) -> HttpResponse
             request, "Someone saved this entry while you were looking. Check and try again."
         )
         return redirect("kb:history", pk=entry.pk)
-    messages.success(request, f"Restored revision {number} as revision {saved.version}.")
+    if saved.version == form.cleaned_data["version"]:
+        messages.info(
+            request, f"Revision {number} is the same as the current one; nothing changed."
+        )
+    else:
+        messages.success(request, f"Restored revision {number} as revision {saved.version}.")
     return redirect(saved)
 
 

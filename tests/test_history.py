@@ -417,3 +417,12 @@ def test_restore_of_missing_revision_is_404(rep_client, edited):
 
     assert response.status_code == 404
     assert edited.revisions.count() == 2
+
+
+def test_restore_of_identical_content_says_nothing_changed(rep_client, edited):
+    response = rep_client.post(
+        f"/entries/{edited.pk}/history/2/restore/", {"version": 2}, follow=True
+    )
+
+    assert "Revision 2 is the same as the current one; nothing changed." in page_text(response)
+    assert edited.revisions.count() == 2

@@ -251,6 +251,14 @@ def test_search_over_500_characters_is_refused_clearly(rep_client, entry):
     assert "2,000" in text
 
 
+def test_search_refused_for_length_keeps_the_query_in_the_box(rep_client, entry):
+    response = rep_client.get("/search/", {"q": "router " * 300})
+
+    assert response.status_code == 400
+    box = response.content.decode().split('id="search-input"', 1)[1].split(">", 1)[0]
+    assert 'value="router router' in box
+
+
 def test_search_over_500_characters_partial_is_refused_clearly(rep_client, entry):
     response = rep_client.get("/search/", {"q": "x" * 2000}, **HTMX)
 

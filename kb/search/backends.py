@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from kb.search.documents import EntryDocument
@@ -20,7 +20,6 @@ class Hit:
 class BackendResult:
     total: int
     hits: list[Hit]
-    tag_counts: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,10 @@ from itertools import islice
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Count
 from django.utils.safestring import SafeString
 
-from kb.models import Entry
+from kb.models import Entry, TaggedEntry
 from kb.search.backends import SearchBackend, Visibility
 from kb.search.documents import entry_document
 from kb.search.highlight import highlight, snippet
@@ -21,8 +22,10 @@ from kb.search.query import ParsedQuery, parse_query
 
 logger = logging.getLogger(__name__)
 
-REBUILD_BATCH = 2_000
+INDEX_BATCH = 2_000
+BULK_THRESHOLD = 500  # more entries than this are indexed as a bulk load
 FACET_LIMIT = 12
+FACET_SAMPLE = 100  # tag facets count the tags of this many top results
 
 
 @cache
@@ -52,20 +55,25 @@ def _entries_for_index(entry_ids: Iterable[int]):
 def index_entries(entry_ids: Iterable[int], *, new: bool = False, progress=None) -> int:
     """Index (or re-index) these entries as they are in the database now.
 
-    ``new=True`` promises none of them is in the index yet (imports), which saves
-    a lookup per entry. Large sets are indexed in batches.
+    ``new=True`` promises none of them is in the index yet (imports, rebuilds). Large
+    sets are read from the database in batches and written in one bulk commit.
     """
+    entry_ids = list(entry_ids)
     backend = get_backend()
-    done = 0
-    for batch in _batched(iter(list(entry_ids)), REBUILD_BATCH):
-        entries = list(_entries_for_index(batch))
-        if not new:
-            found = {entry.pk for entry in entries}
-            backend.remove(i for i in batch if i not in found)
-        done += backend.index_documents([entry_document(e) for e in entries], new=new)
-        if progress:
-            progress(done)
-    return done
+    if not new:
+        found = set(Entry.objects.filter(pk__in=entry_ids).values_list("pk", flat=True))
+        backend.remove(i for i in entry_ids if i not in found)
+
+    def documents():
+        done = 0
+        for batch in _batched(iter(entry_ids), INDEX_BATCH):
+            for entry in _entries_for_index(batch):
+                yield entry_document(entry)
+            done += len(batch)
+            if progress:
+                progress(done)
+
+    return backend.index_documents(documents(), new=new, bulk=len(entry_ids) > BULK_THRESHOLD)
 
 
 def index_after_commit(entry_ids: Iterable[int], *, new: bool = False) -> None:
@@ -119,8 +127,12 @@ def search(
     include_archived: bool = False,
     limit: int = 20,
     offset: int = 0,
+    facets: bool = False,
 ) -> SearchResults:
-    """Ranked entries for what a person typed, with highlighted question and snippet."""
+    """Ranked entries for what a person typed, with highlighted question and snippet.
+
+    ``facets=True`` also counts the tags of the top results, for "filter by tag" links.
+    """
     started = time.perf_counter()
     parsed = parse_query(text, extra_tags=tags)
     visibility = Visibility(
@@ -129,10 +141,13 @@ def search(
     if parsed.is_empty and not parsed.tags:
         # Only stop words or punctuation ("AND OR (", "how do i"): nothing to match on.
         return SearchResults(parsed, 0, [], (time.perf_counter() - started) * 1000)
-    found = get_backend().search(parsed, visibility=visibility, limit=limit, offset=offset)
+    fetch = max(limit, FACET_SAMPLE - offset) if facets else limit
+    found = get_backend().search(parsed, visibility=visibility, limit=fetch, offset=offset)
+    tag_counts = _tag_counts([hit.entry_id for hit in found.hits]) if facets else []
+    page_hits = found.hits[:limit]
     entries = (
         Entry.objects.visible_to(user)
-        .filter(pk__in=[hit.entry_id for hit in found.hits])
+        .filter(pk__in=[hit.entry_id for hit in page_hits])
         .select_related("author")
         .prefetch_related("tags")
         .in_bulk()
@@ -145,15 +160,24 @@ def search(
             question_html=highlight(entries[hit.entry_id].question, terms),
             snippet_html=snippet(entries[hit.entry_id].answer_text, terms),
         )
-        for hit in found.hits
+        for hit in page_hits
         if hit.entry_id in entries
     ]
-    facets = sorted(found.tag_counts.items(), key=lambda item: (-item[1], item[0]))
     return SearchResults(
         query=parsed,
         total=found.total,
         results=results,
         took_ms=(time.perf_counter() - started) * 1000,
-        tag_counts=facets[:FACET_LIMIT],
+        tag_counts=tag_counts,
         include_archived=include_archived,
     )
+
+
+def _tag_counts(entry_ids: list[int]) -> list[tuple[str, int]]:
+    rows = (
+        TaggedEntry.objects.filter(content_object_id__in=entry_ids)
+        .values_list("tag__name")
+        .annotate(count=Count("id"))
+        .order_by("-count", "tag__name")[:FACET_LIMIT]
+    )
+    return list(rows)

@@ -9,6 +9,7 @@ processes writing at once both land instead of one raising ``LockError``.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -16,8 +17,8 @@ from pathlib import Path
 
 from whoosh import index as whoosh_index
 from whoosh import query as q
-from whoosh import sorting
 from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, TEXT, Schema
+from whoosh.filedb.filestore import FileStorage
 from whoosh.index import LockError
 from whoosh.scoring import BM25F
 from whoosh.writing import SegmentWriter
@@ -35,8 +36,8 @@ LOCK_WAIT = 2.0
 WRITE_DEADLINE = 60.0
 # Batches larger than this get a bigger in-memory posting pool, so they do not spill
 # sorted runs to temporary files.
-BULK_THRESHOLD = 500
-BULK_MEMORY_MB = 256
+# Bulk loads (imports, rebuilds) analyse documents in parallel and keep postings in memory.
+BULK_WRITER = {"limitmb": 256, "procs": min(2, os.cpu_count() or 1), "multisegment": True}
 
 
 def build_schema() -> Schema:
@@ -69,17 +70,33 @@ class WhooshBackend:
         return self._index
 
     def _open_or_create(self):
+        """Open the index, creating it if missing.
+
+        Creation holds a file lock and checks again inside it, so two processes
+        starting on an empty folder cannot both create (and wipe each other's writes).
+        """
         self.path.mkdir(parents=True, exist_ok=True)
-        if whoosh_index.exists_in(str(self.path)):
-            return whoosh_index.open_dir(str(self.path))
-        return whoosh_index.create_in(str(self.path), build_schema())
+        if not whoosh_index.exists_in(str(self.path)):
+            create_lock = FileStorage(str(self.path)).lock("CREATE")
+            if not create_lock.acquire(blocking=True):
+                raise LockError("Could not lock the search index folder to create it.")
+            try:
+                if not whoosh_index.exists_in(str(self.path)):
+                    whoosh_index.create_in(str(self.path), build_schema())
+            finally:
+                create_lock.release()
+        return whoosh_index.open_dir(str(self.path))
 
     def _searcher(self):
         searcher = getattr(self._local, "searcher", None)
         if searcher is None:
             searcher = self.ix.searcher(weighting=BM25F())
         elif not searcher.up_to_date():
-            searcher = searcher.refresh()
+            # Not ``searcher.refresh()``: in whoosh-reloaded 2.7.5 a refreshed reader keeps
+            # the old segments (replaced and deleted documents come back) and fails on an
+            # empty index, so a stale searcher is replaced by a new one.
+            searcher.close()
+            searcher = self.ix.searcher(weighting=BM25F())
         self._local.searcher = searcher
         return searcher
 
@@ -100,7 +117,7 @@ class WhooshBackend:
         attempt = 0
         while True:
             try:
-                writer = self.ix.writer(timeout=LOCK_WAIT, limitmb=BULK_MEMORY_MB if bulk else 64)
+                writer = self.ix.writer(timeout=LOCK_WAIT, **(BULK_WRITER if bulk else {}))
             except LockError:
                 attempt += 1
                 if time.monotonic() > deadline:
@@ -109,19 +126,25 @@ class WhooshBackend:
                 continue
             try:
                 work(writer)
-                writer.commit()
+                writer.commit(optimize=bulk)
             except BaseException:
                 writer.cancel()
                 raise
             return
 
-    def index_documents(self, documents: Iterable[EntryDocument], *, new: bool = False) -> int:
-        """Add or replace these documents; ``new=True`` skips the replace lookups."""
-        documents = list(documents)
-        if not documents:
-            return 0
+    def index_documents(
+        self, documents: Iterable[EntryDocument], *, new: bool = False, bulk: bool = False
+    ) -> int:
+        """Add or replace documents in one commit.
+
+        ``new=True`` promises none is indexed yet, which saves a lookup each.
+        ``bulk=True`` (imports, rebuilds) streams them through a parallel writer with a
+        large memory pool and leaves one optimised segment, the fastest to search.
+        """
+        count = 0
 
         def work(writer):
+            nonlocal count
             write = writer.add_document if new else writer.update_document
             for document in documents:
                 write(
@@ -133,9 +156,10 @@ class WhooshBackend:
                     author_id=str(document.author_id or ""),
                     updated_at=document.updated_at,
                 )
+                count += 1
 
-        self._write(work, bulk=len(documents) > BULK_THRESHOLD)
-        return len(documents)
+        self._write(work, bulk=bulk)
+        return count
 
     def remove(self, entry_ids: Iterable[int]) -> None:
         ids = list(entry_ids)
@@ -159,14 +183,17 @@ class WhooshBackend:
     # -- reads ----------------------------------------------------------------------
 
     def search(
-        self, query: ParsedQuery, *, visibility: Visibility, limit: int, offset: int
+        self,
+        query: ParsedQuery,
+        *,
+        visibility: Visibility,
+        limit: int,
+        offset: int,
     ) -> BackendResult:
         searcher = self._searcher()
         options = {
             "filter": self._filter(query),
-            "mask": self._mask(visibility),
-            "groupedby": {"tags": sorting.FieldFacet("tags", allow_overlap=True)},
-            "maptype": sorting.Count,
+            "mask": self._hidden(searcher, visibility),
             "limit": offset + limit,
         }
         if query.is_empty:
@@ -177,12 +204,29 @@ class WhooshBackend:
             results = searcher.search(self._all_words(query), **options)
             if results.is_empty() and len(query.terms) > 1:
                 results = searcher.search(self._any_word(query), **options)
-        # A grouped (faceted) search collects every match and ignores ``limit``, so the
-        # page is cut here rather than trusted to the collector.
-        page = results[offset : offset + limit]
-        hits = [Hit(entry_id=hit["id"], score=hit.score or 0.0) for hit in page]
-        tag_counts = {tag: n for tag, n in results.groups("tags").items() if tag}  # untagged: None
-        return BackendResult(total=len(results), hits=hits, tag_counts=tag_counts)
+        hits = [Hit(entry_id=hit["id"], score=hit.score or 0.0) for hit in results[offset:]]
+        return BackendResult(total=len(results), hits=hits)
+
+    def _hidden(self, searcher, visibility: Visibility) -> set[int]:
+        """Document numbers this person must not see: others' drafts, and archived ones.
+
+        Built from the short posting lists of drafts and archived entries (cached per
+        index generation), never by walking every document as ``Not(...)`` would.
+        """
+        generation = searcher.ixreader.generation()
+        cached = getattr(self._local, "hidden", None)
+        if cached is None or cached[0] != generation:
+            drafts = set(searcher.docs_for_query(q.Term("state", "draft")))
+            archived = set(searcher.docs_for_query(q.Term("state", "archived")))
+            cached = self._local.hidden = (generation, drafts, archived)
+        _, drafts, archived = cached
+        hidden = set(drafts)
+        if drafts and visibility.user_id is not None:
+            mine = q.And([q.Term("state", "draft"), q.Term("author_id", str(visibility.user_id))])
+            hidden -= set(searcher.docs_for_query(mine))
+        if not visibility.include_archived:
+            hidden |= archived
+        return hidden
 
     @staticmethod
     def _term(stem: str) -> q.Query:
@@ -207,14 +251,3 @@ class WhooshBackend:
         if not query.tags:
             return None
         return q.And([q.Term("tags", tag) for tag in query.tags])
-
-    @staticmethod
-    def _mask(visibility: Visibility) -> q.Query:
-        others_drafts: q.Query = q.Term("state", "draft")
-        if visibility.user_id is not None:
-            others_drafts = q.And(
-                [others_drafts, q.Not(q.Term("author_id", str(visibility.user_id)))]
-            )
-        if visibility.include_archived:
-            return others_drafts
-        return q.Or([others_drafts, q.Term("state", "archived")])

@@ -8,30 +8,20 @@ saving an entry to finding it. Prints figures; asserts nothing.
 from __future__ import annotations
 
 import json
-import os
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from kb.bench import corpus
-
-MANAGE = str(settings.BASE_DIR / "manage.py")
+from kb.bench.site import FreshSite
 
 
 def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered)) - 1))
     return ordered[index]
-
-
-def folder_size(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
 class Command(BaseCommand):
@@ -52,32 +42,14 @@ class Command(BaseCommand):
         self.print_table(rows, queries)
 
     def run_size(self, size: int, queries: int) -> dict:
-        with tempfile.TemporaryDirectory(prefix="floorbook-bench-") as tmp:
-            data_dir = Path(tmp)
-            env = {**os.environ, "KB_DATA_DIR": str(data_dir), "DEBUG": "0"}
-            env.pop("DATABASE_URL", None)
-            source = data_dir / "corpus.jsonl"
+        with FreshSite() as site:
+            source = site.data_dir / "corpus.jsonl"
             corpus.write_jsonl(source, size)
-            self.run(["migrate", "--noinput", "-v0"], env)
-            started = time.perf_counter()
-            self.run(["import_entries", str(source)], env)
-            import_seconds = time.perf_counter() - started
-            index_bytes = folder_size(data_dir / "index")
-            figures = json.loads(
-                self.run(["bench", "--measure", "--queries", str(queries)], env).splitlines()[-1]
-            )
+            import_seconds = site.timed_import(source)
+            index_mb = site.folder_size("index") / 2**20
+            figures = site.measure("bench", "--measure", "--queries", str(queries))
         self.stderr.write(f"{size:,} entries measured.")
-        index_mb = index_bytes / 2**20
         return {"size": size, "import_s": import_seconds, "index_mb": index_mb, **figures}
-
-    def run(self, arguments: list[str], env: dict) -> str:
-        result = subprocess.run(
-            [sys.executable, MANAGE, *arguments], env=env, capture_output=True, text=True
-        )
-        if result.returncode:
-            self.stderr.write(result.stdout + result.stderr)
-            raise SystemExit(f"bench: {' '.join(arguments)} failed")
-        return result.stdout
 
     def measure(self, count: int) -> dict:
         """Runs inside the fresh site (its settings point at the temporary data dir)."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -13,15 +11,6 @@ from kb.models import Entry, Revision
 from kb.transfer import export_lines
 
 BATCH = 1_000
-
-
-@contextmanager
-def output(file: str):
-    if file == "-":
-        yield sys.stdout
-    else:
-        with Path(file).open("w", encoding="utf-8") as handle:
-            yield handle
 
 
 class Command(BaseCommand):
@@ -42,13 +31,17 @@ class Command(BaseCommand):
                 ),
             )
         )
+        lines = export_lines(entries.iterator(chunk_size=BATCH))
+        if file == "-":
+            for line in lines:
+                self.stdout.write(line)
+            return
         count = 0
         try:
-            with output(file) as handle:
-                for line in export_lines(entries.iterator(chunk_size=BATCH)):
+            with Path(file).open("w", encoding="utf-8") as handle:
+                for line in lines:
                     handle.write(line + "\n")
                     count += 1
         except OSError as error:
             raise CommandError(f"Cannot write {file}: {error.strerror or error}") from error
-        if file != "-":
-            self.stdout.write(self.style.SUCCESS(f"Exported {count:,} entries to {file}."))
+        self.stdout.write(self.style.SUCCESS(f"Exported {count:,} entries to {file}."))

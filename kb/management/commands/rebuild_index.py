@@ -27,4 +27,5 @@ class Command(BaseCommand):
         progress = Progress(self.stdout, total, "Indexing")
         done = search.rebuild(progress=progress)
         seconds = progress.finish()
-        self.stdout.write(self.style.SUCCESS(f"Indexed {done:,} entries in {seconds:.1f} s."))
+        noun = "entry" if done == 1 else "entries"
+        self.stdout.write(self.style.SUCCESS(f"Indexed {done:,} {noun} in {seconds:.1f} s."))
