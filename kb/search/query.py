@@ -22,6 +22,7 @@ _TAG_RE = re.compile(r"(?<!\S)tag:(\S+)", re.IGNORECASE)
 class ParsedQuery:
     text: str
     terms: list[str] = field(default_factory=list)
+    sequence: list[str] = field(default_factory=list)  # the stems in typed order, repeats kept
     phrases: list[list[str]] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
 
@@ -52,10 +53,11 @@ def parse_query(text: str, *, extra_tags: tuple[str, ...] = ()) -> ParsedQuery:
     remainder = _PHRASE_RE.sub(
         lambda m: " " if len(stems(m.group(1))) > 1 else m.group(1), remainder
     )
-    terms = list(dict.fromkeys(stems(remainder)))
+    sequence = stems(remainder)
     return ParsedQuery(
         text=text.strip(),
-        terms=terms,
+        terms=list(dict.fromkeys(sequence)),
+        sequence=sequence,
         phrases=phrases,
         tags=list(dict.fromkeys(t for t in tags if t)),
     )

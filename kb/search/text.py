@@ -6,10 +6,12 @@ One analyzer means a word is reduced the same way everywhere: ``refunds`` in a q
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from functools import cache
 
-from whoosh.analysis import CharsetFilter, StemmingAnalyzer
+from whoosh.analysis import CharsetFilter, ShingleFilter, StemmingAnalyzer
+from whoosh.lang.porter2 import stem as porter2_stem
 from whoosh.support.charset import accent_map
 
 # Words made of letters and digits, allowing inner dots and apostrophes ("wi.fi", "don't").
@@ -18,7 +20,19 @@ TOKEN_PATTERN = r"\w+(?:[.'\u2019]\w+)*"
 
 @cache
 def analyzer():
-    return StemmingAnalyzer(expression=TOKEN_PATTERN, minsize=1) | CharsetFilter(accent_map)
+    """Words, lowercased, common words dropped, reduced by the Porter2 (Snowball) stemmer."""
+    stemming = StemmingAnalyzer(expression=TOKEN_PATTERN, minsize=1, stemfn=porter2_stem)
+    return stemming | CharsetFilter(accent_map)
+
+
+@cache
+def pair_analyzer():
+    """Adjacent word pairs ("reset router"), for ranking words typed together higher."""
+    return analyzer() | ShingleFilter(size=2, sep=" ")
+
+
+def pairs(stems_: list[str]) -> list[str]:
+    return [f"{a} {b}" for a, b in itertools.pairwise(stems_)]
 
 
 @dataclass(frozen=True, slots=True)

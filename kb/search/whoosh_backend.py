@@ -23,14 +23,19 @@ from whoosh.index import LockError
 from whoosh.scoring import BM25F
 from whoosh.writing import SegmentWriter
 
+from kb.search import ranking
 from kb.search.backends import BackendResult, Hit, Visibility
 from kb.search.documents import EntryDocument
 from kb.search.query import ParsedQuery
-from kb.search.text import analyzer
+from kb.search.text import analyzer, pair_analyzer, pairs
+from kb.search.whoosh_engine import Filters, SegmentCache, WeightedTerm, rank
 
 logger = logging.getLogger(__name__)
 
-QUESTION_BOOST = 2.5
+# Bump when build_schema() changes: an index of another version is replaced by an empty
+# one, which `rebuild_index --if-empty` (run by `make run`) then fills from the database.
+SCHEMA_VERSION = "4"
+TEXT_FIELDS = ("question", "body")
 # Wait up to LOCK_WAIT seconds for another writer, retry until WRITE_DEADLINE.
 LOCK_WAIT = 2.0
 WRITE_DEADLINE = 60.0
@@ -42,8 +47,9 @@ BULK_WRITER = {"limitmb": 256, "procs": min(2, os.cpu_count() or 1), "multisegme
 
 def build_schema() -> Schema:
     return Schema(
-        id=NUMERIC(int, bits=64, stored=True, unique=True, signed=False),
-        question=TEXT(analyzer=analyzer(), field_boost=QUESTION_BOOST),
+        id=NUMERIC(int, bits=64, stored=True, unique=True, signed=False, sortable=True),
+        question=TEXT(analyzer=analyzer()),
+        question_pairs=TEXT(analyzer=pair_analyzer(), phrase=False),
         body=TEXT(analyzer=analyzer()),
         tags=KEYWORD(commas=True, lowercase=True, scorable=False),
         state=ID(),
@@ -58,6 +64,7 @@ class WhooshBackend:
         self._index = None
         self._open_lock = threading.Lock()
         self._local = threading.local()
+        self._cache = SegmentCache()
 
     # -- index lifecycle ------------------------------------------------------------
 
@@ -76,6 +83,12 @@ class WhooshBackend:
         starting on an empty folder cannot both create (and wipe each other's writes).
         """
         self.path.mkdir(parents=True, exist_ok=True)
+        version_file = self.path / "floorbook-schema-version"
+        current = version_file.read_text().strip() if version_file.exists() else None
+        if whoosh_index.exists_in(str(self.path)) and current != SCHEMA_VERSION:
+            logger.warning("Search index schema changed; recreating it (run rebuild_index).")
+            whoosh_index.create_in(str(self.path), build_schema())
+            version_file.write_text(SCHEMA_VERSION)
         if not whoosh_index.exists_in(str(self.path)):
             create_lock = FileStorage(str(self.path)).lock("CREATE")
             if not create_lock.acquire(blocking=True):
@@ -83,6 +96,7 @@ class WhooshBackend:
             try:
                 if not whoosh_index.exists_in(str(self.path)):
                     whoosh_index.create_in(str(self.path), build_schema())
+                    version_file.write_text(SCHEMA_VERSION)
             finally:
                 create_lock.release()
         return whoosh_index.open_dir(str(self.path))
@@ -150,6 +164,7 @@ class WhooshBackend:
                 write(
                     id=document.id,
                     question=document.question,
+                    question_pairs=document.question,
                     body=document.body,
                     tags=",".join(document.tags),
                     state=document.state,
@@ -176,6 +191,7 @@ class WhooshBackend:
         self.close()
         self.path.mkdir(parents=True, exist_ok=True)
         whoosh_index.create_in(str(self.path), build_schema())
+        (self.path / "floorbook-schema-version").write_text(SCHEMA_VERSION)
 
     def document_count(self) -> int:
         return self._searcher().doc_count()
@@ -191,63 +207,64 @@ class WhooshBackend:
         offset: int,
     ) -> BackendResult:
         searcher = self._searcher()
-        options = {
-            "filter": self._filter(query),
-            "mask": self._hidden(searcher, visibility),
-            "limit": offset + limit,
-        }
+        filters = self._filters(searcher, query, visibility)
         if query.is_empty:
-            results = searcher.search(
-                q.Every(), sortedby="updated_at", reverse=True, scored=False, **options
+            return self._browse(searcher, filters, limit=limit, offset=offset)
+        terms = [WeightedTerm(stem, group=i) for i, stem in enumerate(query.terms)]
+        terms += [
+            WeightedTerm(pair, field="question_pairs", coordinate=False)
+            for pair in dict.fromkeys(pairs(query.sequence))
+        ]
+        known = {t.stem for t in terms}
+        terms += [
+            WeightedTerm(stem, group=len(terms) + i)
+            for i, stem in enumerate(dict.fromkeys(s for p in query.phrases for s in p))
+            if stem not in known
+        ]
+        ranked = rank(
+            searcher, self._cache, terms, fields=TEXT_FIELDS, filters=filters, limit=offset + limit
+        )
+        hits = [Hit(entry_id=i, score=score) for i, score in ranked.hits[offset:]]
+        return BackendResult(total=ranked.total, hits=hits)
+
+    def _filters(self, searcher, query: ParsedQuery, visibility: Visibility) -> Filters:
+        mine = ("author_id", str(visibility.user_id)) if visibility.user_id is not None else None
+        excluded = [(("state", "draft"), mine)]
+        if not visibility.include_archived:
+            excluded.append((("state", "archived"), None))
+        allowed = None
+        if query.phrases:
+            phrases = q.And(
+                [q.Or([q.Phrase(field, stems) for field in TEXT_FIELDS]) for stems in query.phrases]
             )
-        else:
-            results = searcher.search(self._all_words(query), **options)
-            if results.is_empty() and len(query.terms) > 1:
-                results = searcher.search(self._any_word(query), **options)
-        hits = [Hit(entry_id=hit["id"], score=hit.score or 0.0) for hit in results[offset:]]
+            allowed = frozenset(searcher.docs_for_query(phrases))
+        return Filters(
+            required=tuple(("tags", tag) for tag in query.tags),
+            excluded=tuple(excluded),
+            boosts=tuple((("state", s), m) for s, m in ranking.STATE_BOOST.items()),
+            allowed=allowed,
+        )
+
+    def _browse(self, searcher, filters: Filters, *, limit: int, offset: int) -> BackendResult:
+        """No words, only tag filters: every matching entry, most recently updated first."""
+        conditions = [q.Term(*term) for term in filters.required] or [q.Every()]
+        results = searcher.search(
+            q.And(conditions),
+            sortedby="updated_at",
+            reverse=True,
+            scored=False,
+            limit=None,
+            mask=self._hidden(searcher, filters),
+        )
+        hits = [Hit(entry_id=hit["id"], score=0.0) for hit in results[offset : offset + limit]]
         return BackendResult(total=len(results), hits=hits)
 
-    def _hidden(self, searcher, visibility: Visibility) -> set[int]:
-        """Document numbers this person must not see: others' drafts, and archived ones.
-
-        Built from the short posting lists of drafts and archived entries (cached per
-        index generation), never by walking every document as ``Not(...)`` would.
-        """
-        generation = searcher.ixreader.generation()
-        cached = getattr(self._local, "hidden", None)
-        if cached is None or cached[0] != generation:
-            drafts = set(searcher.docs_for_query(q.Term("state", "draft")))
-            archived = set(searcher.docs_for_query(q.Term("state", "archived")))
-            cached = self._local.hidden = (generation, drafts, archived)
-        _, drafts, archived = cached
-        hidden = set(drafts)
-        if drafts and visibility.user_id is not None:
-            mine = q.And([q.Term("state", "draft"), q.Term("author_id", str(visibility.user_id))])
-            hidden -= set(searcher.docs_for_query(mine))
-        if not visibility.include_archived:
-            hidden |= archived
+    @staticmethod
+    def _hidden(searcher, filters: Filters) -> set[int]:
+        hidden: set[int] = set()
+        for term, unless in filters.excluded:
+            docs = set(searcher.docs_for_query(q.Term(*term)))
+            if unless is not None:
+                docs -= set(searcher.docs_for_query(q.Term(*unless)))
+            hidden |= docs
         return hidden
-
-    @staticmethod
-    def _term(stem: str) -> q.Query:
-        return q.Or([q.Term("question", stem), q.Term("body", stem)])
-
-    @staticmethod
-    def _phrase(stems: list[str]) -> q.Query:
-        return q.Or([q.Phrase("question", stems), q.Phrase("body", stems)])
-
-    def _all_words(self, query: ParsedQuery) -> q.Query:
-        parts = [self._term(t) for t in query.terms] + [self._phrase(p) for p in query.phrases]
-        return q.And(parts)
-
-    def _any_word(self, query: ParsedQuery) -> q.Query:
-        words = q.Or([self._term(t) for t in query.terms])
-        if query.phrases:
-            return q.And([words, *(self._phrase(p) for p in query.phrases)])
-        return words
-
-    @staticmethod
-    def _filter(query: ParsedQuery) -> q.Query | None:
-        if not query.tags:
-            return None
-        return q.And([q.Term("tags", tag) for tag in query.tags])

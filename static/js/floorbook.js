@@ -26,6 +26,30 @@
     }
   });
 
+  // Live search: a refused search (400) shows its message; a failed one shows a notice
+  // instead of leaving the previous results on screen as if they matched.
+  function searchFailed(text) {
+    return '<div class="notice error" role="alert"><p>' + text + "</p></div>";
+  }
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var detail = event.detail;
+    if (!detail.target || detail.target.id !== "results") return;
+    var status = detail.xhr.status;
+    if (status === 400) {
+      detail.shouldSwap = true;
+    } else if (status >= 500) {
+      detail.shouldSwap = true;
+      detail.serverResponse = searchFailed("The search failed on the server (error " + status +
+        "). Try different words, or press Enter to try again.");
+    }
+  });
+  document.addEventListener("htmx:sendError", function (event) {
+    var results = document.getElementById("results");
+    if (results && event.detail.target === results) {
+      results.innerHTML = searchFailed("Floorbook cannot be reached. Check your connection and press Enter to try again.");
+    }
+  });
+
   // "Existing tags" buttons add a tag to the comma-separated tags field.
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-add-tag]");
