@@ -36,7 +36,10 @@ def form_error(form: forms.Form) -> JsonResponse:
 @login_not_required
 @require_GET
 def search_api(request: HttpRequest) -> JsonResponse:
-    """``GET /api/v1/search?q=...&limit=N&tag=...``: ranked entries as JSON."""
+    """``GET /api/v1/search?q=...&limit=N&tag=...``: ranked entries as JSON.
+
+    Typos are corrected as on the search page; ``exact=1`` searches the words as typed.
+    """
     if not request.user.is_authenticated:
         return error("Log in first.", 401)
     form = ApiSearchForm(request.GET)
@@ -54,6 +57,7 @@ def search_api(request: HttpRequest) -> JsonResponse:
         include_archived=form.cleaned_data["archived"],
         limit=limit,
         offset=(page - 1) * limit,
+        exact=form.cleaned_data["exact"],
     )
     return JsonResponse(
         {

@@ -14,6 +14,7 @@ class SearchForm(forms.Form):
     q = forms.CharField(required=False, strip=True)
     tag = forms.CharField(required=False)
     archived = forms.BooleanField(required=False)
+    exact = forms.BooleanField(required=False)
     page = forms.IntegerField(required=False, min_value=1, max_value=MAX_PAGE)
 
     def clean_q(self) -> str:

@@ -44,6 +44,7 @@ def search_page(request: HttpRequest) -> HttpResponse:
             limit=PAGE_SIZE,
             offset=(page - 1) * PAGE_SIZE,
             facets=True,
+            exact=form.cleaned_data["exact"],
         )
     context = {
         "form": form,

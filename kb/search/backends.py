@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from kb.search.documents import EntryDocument
@@ -20,6 +20,7 @@ class Hit:
 class BackendResult:
     total: int
     hits: list[Hit]
+    corrections: dict[str, str] = field(default_factory=dict)  # typed word -> searched as
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,13 @@ class SearchBackend(Protocol):
     def remove(self, entry_ids: Iterable[int]) -> None: ...
 
     def search(
-        self, query: ParsedQuery, *, visibility: Visibility, limit: int, offset: int
+        self,
+        query: ParsedQuery,
+        *,
+        visibility: Visibility,
+        limit: int,
+        offset: int,
+        exact: bool = False,
     ) -> BackendResult: ...
 
     def clear(self) -> None: ...

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from kb.search.text import stems
+from kb.search.text import Word, stems, words
 
 MAX_QUERY_LENGTH = 500
 
@@ -23,6 +23,8 @@ class ParsedQuery:
     text: str
     terms: list[str] = field(default_factory=list)
     sequence: list[str] = field(default_factory=list)  # the stems in typed order, repeats kept
+    words: list[Word] = field(default_factory=list)  # one per distinct stem, as typed
+    open_ended: bool = False  # the last word may be unfinished (no space or mark after it)
     phrases: list[list[str]] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
 
@@ -53,11 +55,17 @@ def parse_query(text: str, *, extra_tags: tuple[str, ...] = ()) -> ParsedQuery:
     remainder = _PHRASE_RE.sub(
         lambda m: " " if len(stems(m.group(1))) > 1 else m.group(1), remainder
     )
-    sequence = stems(remainder)
+    typed = words(remainder)
+    sequence = [word.stem for word in typed]
+    distinct = list({word.stem: word for word in reversed(typed)}.values())[::-1]
     return ParsedQuery(
         text=text.strip(),
         terms=list(dict.fromkeys(sequence)),
         sequence=sequence,
+        words=distinct,
+        open_ended=bool(typed)
+        and bool(re.search(r"\w$", remainder))
+        and remainder.lower().endswith(typed[-1].typed),
         phrases=phrases,
         tags=list(dict.fromkeys(t for t in tags if t)),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -117,6 +118,15 @@ class SearchResults:
     took_ms: float
     tag_counts: list[tuple[str, int]] = field(default_factory=list)
     include_archived: bool = False
+    corrections: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def corrected_text(self) -> str:
+        """The query as it was searched, with corrected words in place of typos."""
+        text = self.query.text
+        for typed, correction in self.corrections.items():
+            text = re.sub(rf"(?i)\b{re.escape(typed)}\b", correction, text)
+        return text
 
 
 def search(
@@ -128,10 +138,12 @@ def search(
     limit: int = 20,
     offset: int = 0,
     facets: bool = False,
+    exact: bool = False,
 ) -> SearchResults:
     """Ranked entries for what a person typed, with highlighted question and snippet.
 
     ``facets=True`` also counts the tags of the top results, for "filter by tag" links.
+    ``exact=True`` searches the words as typed, without correcting typos.
     """
     started = time.perf_counter()
     parsed = parse_query(text, extra_tags=tags)
@@ -142,7 +154,9 @@ def search(
         # Only stop words or punctuation ("AND OR (", "how do i"): nothing to match on.
         return SearchResults(parsed, 0, [], (time.perf_counter() - started) * 1000)
     fetch = max(limit, FACET_SAMPLE - offset) if facets else limit
-    found = get_backend().search(parsed, visibility=visibility, limit=fetch, offset=offset)
+    found = get_backend().search(
+        parsed, visibility=visibility, limit=fetch, offset=offset, exact=exact
+    )
     tag_counts = _tag_counts([hit.entry_id for hit in found.hits]) if facets else []
     page_hits = found.hits[:limit]
     entries = (
@@ -170,6 +184,7 @@ def search(
         took_ms=(time.perf_counter() - started) * 1000,
         tag_counts=tag_counts,
         include_archived=include_archived,
+        corrections=found.corrections,
     )
 
 

@@ -10,7 +10,13 @@ import itertools
 from dataclasses import dataclass
 from functools import cache
 
-from whoosh.analysis import CharsetFilter, ShingleFilter, StemmingAnalyzer
+from whoosh.analysis import (
+    CharsetFilter,
+    LowercaseFilter,
+    RegexTokenizer,
+    ShingleFilter,
+    StemmingAnalyzer,
+)
 from whoosh.lang.porter2 import stem as porter2_stem
 from whoosh.support.charset import accent_map
 
@@ -18,11 +24,38 @@ from whoosh.support.charset import accent_map
 TOKEN_PATTERN = r"\w+(?:[.'\u2019]\w+)*"
 
 
+# Common English function words: pronouns, auxiliaries, question words, conjunctions.
+# Dropping them keeps a customer's phrasing ("how do I ... my ...") from outweighing the
+# words that carry the problem. Kept on purpose: negations ("not", "no"), which change
+# meaning, and particles ("up", "in", "off", ...), which make phrasal verbs ("top up",
+# "log in", "cut off"). Measured with `make eval`: P@1 78.8 -> 81.4 against Whoosh's
+# shorter default list.
+STOP_WORDS = frozenset(
+    """
+    a about above after all am an and any are as at be because been before being below
+    both but by can could did do does doing during each few for from had has have he her
+    here him his how i i'm if im into is it it's its just may me more most my myself nor
+    now of once only or other our ours own same she should so some such than that the
+    their them then there there's these they this those through to too until us very was
+    we were what when where which while who whom why will with would yet you your
+    """.split()  # noqa: SIM905 - a word list reads best as words
+)
+
+
 @cache
 def analyzer():
     """Words, lowercased, common words dropped, reduced by the Porter2 (Snowball) stemmer."""
-    stemming = StemmingAnalyzer(expression=TOKEN_PATTERN, minsize=1, stemfn=porter2_stem)
+    stemming = StemmingAnalyzer(
+        expression=TOKEN_PATTERN, minsize=1, stemfn=porter2_stem, stoplist=STOP_WORDS
+    )
     return stemming | CharsetFilter(accent_map)
+
+
+@cache
+def spelling_analyzer():
+    """Whole words as written, lowercased: the vocabulary for typo corrections and for
+    completing the word still being typed."""
+    return RegexTokenizer(expression=TOKEN_PATTERN) | LowercaseFilter() | CharsetFilter(accent_map)
 
 
 @cache
@@ -42,9 +75,23 @@ class Token:
     end: int
 
 
+@dataclass(frozen=True, slots=True)
+class Word:
+    """A searchable word as typed (lowercased) and its stem."""
+
+    typed: str
+    stem: str
+
+
 def stems(text: str) -> list[str]:
     """The searchable terms of ``text``: lowercased, stop words dropped, stemmed."""
     return [token.text for token in analyzer()(text)]
+
+
+def words(text: str) -> list[Word]:
+    return [
+        Word(text[t.startchar : t.endchar].lower(), t.text) for t in analyzer()(text, chars=True)
+    ]
 
 
 def tokens(text: str) -> list[Token]:

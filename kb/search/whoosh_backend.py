@@ -8,6 +8,8 @@ processes writing at once both land instead of one raising ``LockError``.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import os
 import threading
@@ -27,14 +29,14 @@ from kb.search import ranking
 from kb.search.backends import BackendResult, Hit, Visibility
 from kb.search.documents import EntryDocument
 from kb.search.query import ParsedQuery
-from kb.search.text import analyzer, pair_analyzer, pairs
+from kb.search.text import analyzer, pair_analyzer, pairs, spelling_analyzer, stems
 from kb.search.whoosh_engine import Filters, SegmentCache, WeightedTerm, rank
 
 logger = logging.getLogger(__name__)
 
 # Bump when build_schema() changes: an index of another version is replaced by an empty
 # one, which `rebuild_index --if-empty` (run by `make run`) then fills from the database.
-SCHEMA_VERSION = "4"
+SCHEMA_VERSION = "6"
 TEXT_FIELDS = ("question", "body")
 # Wait up to LOCK_WAIT seconds for another writer, retry until WRITE_DEADLINE.
 LOCK_WAIT = 2.0
@@ -50,6 +52,7 @@ def build_schema() -> Schema:
         id=NUMERIC(int, bits=64, stored=True, unique=True, signed=False, sortable=True),
         question=TEXT(analyzer=analyzer()),
         question_pairs=TEXT(analyzer=pair_analyzer(), phrase=False),
+        spelling=TEXT(analyzer=spelling_analyzer(), phrase=False),
         body=TEXT(analyzer=analyzer()),
         tags=KEYWORD(commas=True, lowercase=True, scorable=False),
         state=ID(),
@@ -165,6 +168,7 @@ class WhooshBackend:
                     id=document.id,
                     question=document.question,
                     question_pairs=document.question,
+                    spelling=f"{document.question}\n{document.body}",
                     body=document.body,
                     tags=",".join(document.tags),
                     state=document.state,
@@ -205,12 +209,13 @@ class WhooshBackend:
         visibility: Visibility,
         limit: int,
         offset: int,
+        exact: bool = False,
     ) -> BackendResult:
         searcher = self._searcher()
         filters = self._filters(searcher, query, visibility)
         if query.is_empty:
             return self._browse(searcher, filters, limit=limit, offset=offset)
-        terms = [WeightedTerm(stem, group=i) for i, stem in enumerate(query.terms)]
+        terms, corrections = self._expand(searcher.reader(), query, exact=exact)
         terms += [
             WeightedTerm(pair, field="question_pairs", coordinate=False)
             for pair in dict.fromkeys(pairs(query.sequence))
@@ -225,7 +230,37 @@ class WhooshBackend:
             searcher, self._cache, terms, fields=TEXT_FIELDS, filters=filters, limit=offset + limit
         )
         hits = [Hit(entry_id=i, score=score) for i, score in ranked.hits[offset:]]
-        return BackendResult(total=ranked.total, hits=hits)
+        return BackendResult(total=ranked.total, hits=hits, corrections=corrections)
+
+    def _expand(
+        self, reader, query: ParsedQuery, *, exact: bool
+    ) -> tuple[list[WeightedTerm], dict[str, str]]:
+        """The typed words, plus completions of an unfinished last word and, unless
+        ``exact``, the closest known spelling of words the index has never seen."""
+        terms: list[WeightedTerm] = []
+        corrections: dict[str, str] = {}
+        for group, word in enumerate(query.words):
+            terms.append(WeightedTerm(word.stem, group=group))
+            unfinished = query.open_ended and word.stem == query.sequence[-1]
+            completions = []
+            if unfinished and len(word.typed) >= MIN_PREFIX:
+                completions = _completions(reader, word.typed)
+                terms += [
+                    WeightedTerm(s, weight=ranking.PREFIX_WEIGHT, group=group)
+                    for completion in completions
+                    for s in stems(completion)
+                    if s != word.stem
+                ]
+            known = completions or any(reader.doc_frequency(f, word.stem) for f in TEXT_FIELDS)
+            if not exact and not known:
+                correction = _closest_spelling(reader, word.typed)
+                if correction:
+                    corrections[word.typed] = correction
+                    terms += [
+                        WeightedTerm(s, weight=ranking.CORRECTED_WEIGHT, group=group)
+                        for s in stems(correction)
+                    ]
+        return terms, corrections
 
     def _filters(self, searcher, query: ParsedQuery, visibility: Visibility) -> Filters:
         mine = ("author_id", str(visibility.user_id)) if visibility.user_id is not None else None
@@ -268,3 +303,34 @@ class WhooshBackend:
                 docs -= set(searcher.docs_for_query(q.Term(*unless)))
             hidden |= docs
         return hidden
+
+
+MIN_PREFIX = 2  # letters typed before the unfinished word is completed
+MAX_COMPLETIONS = 8
+COMPLETION_SCAN = 400  # dictionary terms looked at for one prefix, at most
+MIN_CORRECTABLE = 4  # shorter unknown words are left alone (codes, abbreviations)
+
+
+def _completions(reader, prefix: str) -> list[str]:
+    """The most used words starting with ``prefix`` ("pass" -> "password")."""
+    candidates = []
+    for raw in itertools.islice(reader.expand_prefix("spelling", prefix), COMPLETION_SCAN):
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        if text != prefix:
+            candidates.append((reader.doc_frequency("spelling", text), text))
+    return [text for _, text in heapq.nlargest(MAX_COMPLETIONS, candidates)]
+
+
+def _closest_spelling(reader, typed: str) -> str | None:
+    """The most used known word one edit away (two for long words), if any."""
+    if len(typed) < MIN_CORRECTABLE or not typed.isalpha():
+        return None
+    for distance in (1, 2) if len(typed) > 6 else (1,):
+        candidates = [
+            (reader.doc_frequency("spelling", word), word)
+            for word in reader.terms_within("spelling", typed, distance, prefix=1)
+            if word != typed
+        ]
+        if candidates:
+            return max(candidates)[1]
+    return None

@@ -36,12 +36,33 @@ class WeightedTerm:
     coordinate: bool = True  # whether matching it counts as matching one of the words
 
 
-@dataclass
 class SegmentData:
-    """What never changes in a segment: the entry id and field lengths of each document."""
+    """What never changes in a segment: each document's entry id and field lengths.
 
-    entry_ids: np.ndarray
-    lengths: dict[str, np.ndarray]
+    Lengths are read per field on first use: a one-word query needs no word pairs,
+    and the next query may.
+    """
+
+    def __init__(self, reader) -> None:
+        self._reader = reader
+        self._lock = threading.Lock()
+        count = reader.doc_count_all()
+        self.entry_ids = np.fromiter(reader.column_reader("id"), dtype=np.int64, count=count)
+        self._lengths: dict[str, np.ndarray] = {}
+
+    def lengths(self, field: str) -> np.ndarray:
+        found = self._lengths.get(field)
+        if found is None:
+            reader = self._reader
+            count = len(self.entry_ids)
+            found = np.fromiter(
+                (reader.doc_field_length(n, field, 0) for n in range(count)),
+                dtype=np.float32,
+                count=count,
+            )
+            with self._lock:
+                self._lengths[field] = found
+        return found
 
 
 class SegmentCache:
@@ -63,22 +84,11 @@ class SegmentCache:
             for key in [k for k in self._postings if k[0] not in segment_ids]:
                 self._posting_count -= len(self._postings.pop(key)[0])
 
-    def segment(self, reader, fields: tuple[str, ...]) -> SegmentData:
+    def segment(self, reader) -> SegmentData:
         segment_id = reader.segment().segment_id()
         data = self._segments.get(segment_id)
         if data is None:
-            count = reader.doc_count_all()
-            data = SegmentData(
-                entry_ids=np.fromiter(reader.column_reader("id"), dtype=np.int64, count=count),
-                lengths={
-                    field: np.fromiter(
-                        (reader.doc_field_length(n, field, 0) for n in range(count)),
-                        dtype=np.float32,
-                        count=count,
-                    )
-                    for field in fields
-                },
-            )
+            data = SegmentData(reader)
             with self._lock:
                 self._segments[segment_id] = data
         return data
@@ -194,7 +204,7 @@ def rank(
     candidates: list[tuple[float, int]] = []
     total = 0
     for leaf, base in leaves:
-        data = cache.segment(leaf, tuple(average))
+        data = cache.segment(leaf)
         keep = cache.live(leaf).copy()
         size = len(keep)
         scores = np.zeros(size, dtype=np.float32)
@@ -204,7 +214,7 @@ def rank(
             if not len(docnums):
                 continue
             b = ranking.B[field]
-            norm = ranking.K1 * (1 - b + b * data.lengths[field][docnums] / average[field])
+            norm = ranking.K1 * (1 - b + b * data.lengths(field)[docnums] / average[field])
             weight = term.weight * ranking.FIELD_WEIGHTS[field] * idf[(term.stem, field)]
             scores[docnums] += weight * tf * (ranking.K1 + 1) / (tf + norm)
             if matched is not None and term.coordinate:

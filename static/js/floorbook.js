@@ -6,13 +6,39 @@
     return target.closest("input, textarea, select, [contenteditable=true]");
   }
 
+  // The user menu (a <details>) closes on Escape and on a click outside it.
+  function closeUserMenu(except) {
+    var menu = document.querySelector(".user-menu[open]");
+    if (menu && !(except && menu.contains(except))) {
+      menu.removeAttribute("open");
+      return menu;
+    }
+    return null;
+  }
+  document.addEventListener("click", function (event) { closeUserMenu(event.target); });
+
   document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") {
+      var closed = closeUserMenu(null);
+      if (closed) { closed.querySelector("summary").focus(); return; }
+    }
     var search = document.getElementById("search-input");
     if (!search) return;
     if (event.key === "/" && !isTyping(event.target) && !event.ctrlKey && !event.metaKey) {
       event.preventDefault();
       search.focus();
       search.select();
+    } else if ((event.key === "ArrowDown" || event.key === "ArrowUp") &&
+               (event.target === search || event.target.closest(".result h2 a"))) {
+      // Arrow keys move between the search box and the result titles.
+      var links = Array.prototype.slice.call(document.querySelectorAll("#results .result h2 a"));
+      if (!links.length) return;
+      var at = links.indexOf(event.target);
+      var next = event.key === "ArrowDown" ? at + 1 : at - 1;
+      if (event.target === search && event.key === "ArrowUp") return;
+      event.preventDefault();
+      if (next < 0) search.focus();
+      else links[Math.min(next, links.length - 1)].focus();
     } else if (event.key === "Escape" && event.target === search && search.value) {
       event.preventDefault();
       search.value = "";
