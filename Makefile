@@ -34,7 +34,7 @@ format: venv
 	$(BIN)/ruff format .
 
 bench: venv
-	$(BIN)/python manage.py bench
+	$(BIN)/python manage.py bench --sizes 10000,100000
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 
 from kb.actions import EntryContent
 from kb.models import Entry
@@ -57,6 +58,20 @@ class EntryForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Why it happens, if known.",
     )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # While the question is typed, likely duplicates appear under it ("already answered?").
+        self.fields["question"].widget.attrs.update(
+            {
+                "hx-get": reverse("kb:similar"),
+                "hx-trigger": "input changed delay:300ms, load",
+                "hx-target": "#similar",
+                "hx-sync": "this:replace",
+                "hx-include": "#similar-exclude",
+                "aria-controls": "similar",
+            }
+        )
 
     def clean(self):
         data = super().clean()

@@ -134,3 +134,23 @@ class Revision(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("kb:revision", args=[self.entry_id, self.number])
+
+
+class SynonymGroup(models.Model):
+    """Words the floor uses for the same thing ("wifi, wi-fi, wireless"), kept by
+    supervisors and applied when searching."""
+
+    terms = models.CharField(max_length=500, help_text="Comma-separated equivalent words.")
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["terms"]
+
+    def __str__(self) -> str:
+        return self.terms
+
+    def members(self) -> list[str]:
+        return [term.strip() for term in self.terms.split(",") if term.strip()]

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.search_page, name="home"),
     path("search/", views.search_page, name="search"),
     path("entries/new/", views.entry_create, name="entry_create"),
+    path("entries/similar/", views.similar_entries, name="similar"),
     path("entries/<int:pk>/", views.entry_detail, name="entry"),
     path("entries/<int:pk>/edit/", views.entry_edit, name="entry_edit"),
     path("entries/<int:pk>/state/", views.entry_state, name="entry_state"),
@@ -20,5 +21,6 @@ urlpatterns = [
         name="revision_restore",
     ),
     path("preview/", views.markdown_preview, name="preview"),
+    path("review/synonyms/", views.synonyms_edit, name="synonyms"),
     path("api/v1/search", api.search_api, name="api_search"),
 ]

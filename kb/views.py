@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import patch_vary_headers
@@ -12,8 +13,8 @@ from kb import actions, reports, search
 from kb.diff import diff_fields, diff_revisions, fields_of
 from kb.forms import CaptureForm, CompareForm, EditForm, RestoreForm, SearchForm, StateForm
 from kb.markdown import render_markdown
-from kb.models import ANSWER_MAX_LENGTH, Entry
-from kb.permissions import can_supervise
+from kb.models import ANSWER_MAX_LENGTH, Entry, SynonymGroup
+from kb.permissions import can_supervise, supervisor_required
 
 PAGE_SIZE = 20
 MAX_QUERY = search.MAX_QUERY_LENGTH
@@ -259,6 +260,38 @@ def entry_state(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect(entry)
     messages.success(request, f"Entry is now {saved.get_state_display().lower()}.")
     return redirect(saved)
+
+
+@supervisor_required
+@require_http_methods(["GET", "POST"])
+def synonyms_edit(request: HttpRequest) -> HttpResponse:
+    """The floor's synonym list, one group of equivalent words a line."""
+    if request.method == "POST":
+        text = request.POST.get("synonyms", "")
+        try:
+            saved = actions.save_synonyms(actor=request.user, text=text)
+        except ValidationError as error:
+            context = {"text": text, "errors": error.message_dict["synonyms"]}
+            return render(request, "kb/synonyms.html", context, status=400)
+        messages.success(request, f"Saved {len(saved)} synonym groups; search uses them now.")
+        return redirect("kb:synonyms")
+    text = "\n".join(group.terms for group in SynonymGroup.objects.all())
+    return render(request, "kb/synonyms.html", {"text": text})
+
+
+SIMILAR_LIMIT = 5
+
+
+@require_GET
+def similar_entries(request: HttpRequest) -> HttpResponse:
+    """Entries that may already answer the question being written (an htmx partial)."""
+    question = request.GET.get("question", "").strip()
+    results = []
+    if 3 <= len(question) <= MAX_QUERY:
+        found = search.search(question, user=request.user, limit=SIMILAR_LIMIT + 1)
+        exclude = request.GET.get("exclude", "")
+        results = [r for r in found.results if str(r.entry.pk) != exclude][:SIMILAR_LIMIT]
+    return render(request, "kb/_similar.html", {"results": results})
 
 
 @require_POST

@@ -7,6 +7,7 @@ from kb.search.query import MAX_QUERY_LENGTH, ParsedQuery, parse_query
 from kb.search.service import (
     SearchResult,
     SearchResults,
+    forget_synonyms,
     get_backend,
     index_after_commit,
     index_entries,
@@ -20,6 +21,7 @@ __all__ = [
     "ParsedQuery",
     "SearchResult",
     "SearchResults",
+    "forget_synonyms",
     "get_backend",
     "index_after_commit",
     "index_entries",

@@ -25,6 +25,7 @@ class ParsedQuery:
     sequence: list[str] = field(default_factory=list)  # the stems in typed order, repeats kept
     words: list[Word] = field(default_factory=list)  # one per distinct stem, as typed
     open_ended: bool = False  # the last word may be unfinished (no space or mark after it)
+    synonyms: dict[str, list[str]] = field(default_factory=dict)  # stem -> stems also searched
     phrases: list[list[str]] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
 

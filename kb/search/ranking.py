@@ -18,7 +18,7 @@ with idf(t) = log(1 + (N - df(t) + 0.5) / (df(t) + 0.5)) over the whole index. T
   telling each word is, ranks above one matching a single word many times;
 - state_boost: validated entries (checked by a supervisor) rank a little higher;
 - each query term has a weight: 1 for the words as typed, less for a completion of the
-  last, unfinished word (``pass`` -> ``password``) or a corrected typo.
+  last, unfinished word (``pass`` -> ``password``), a corrected typo, or a synonym.
 
 Measured with ``make eval``; change these only with its figures in hand.
 """
@@ -36,3 +36,4 @@ EXACT_WEIGHT = 1.0
 # being typed, and the closest known spelling of a word the index has never seen.
 PREFIX_WEIGHT = 0.7
 CORRECTED_WEIGHT = 0.8
+SYNONYM_WEIGHT = 0.8  # the supervisors' synonym list (kb.search.synonyms)

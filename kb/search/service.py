@@ -6,7 +6,7 @@ import logging
 import re
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from itertools import islice
 
@@ -16,6 +16,7 @@ from django.db.models import Count
 from django.utils.safestring import SafeString
 
 from kb.models import Entry, TaggedEntry
+from kb.search import synonyms
 from kb.search.backends import SearchBackend, Visibility
 from kb.search.documents import entry_document
 from kb.search.highlight import highlight, snippet
@@ -37,6 +38,11 @@ def get_backend() -> SearchBackend:
 
         return WhooshBackend(settings.KB_INDEX_DIR)
     raise ValueError(f"Unknown KB_SEARCH_BACKEND {name!r}")
+
+
+def forget_synonyms() -> None:
+    """After the synonym list changed: search with the new one from now on."""
+    synonyms.forget()
 
 
 def reset_backend() -> None:
@@ -147,6 +153,8 @@ def search(
     """
     started = time.perf_counter()
     parsed = parse_query(text, extra_tags=tags)
+    if parsed.sequence:
+        parsed = replace(parsed, synonyms=synonyms.alternatives(parsed.sequence))
     visibility = Visibility(
         user_id=user.pk if user.is_authenticated else None, include_archived=include_archived
     )

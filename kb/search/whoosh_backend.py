@@ -241,6 +241,10 @@ class WhooshBackend:
         corrections: dict[str, str] = {}
         for group, word in enumerate(query.words):
             terms.append(WeightedTerm(word.stem, group=group))
+            terms += [
+                WeightedTerm(s, weight=ranking.SYNONYM_WEIGHT, group=group)
+                for s in query.synonyms.get(word.stem, ())
+            ]
             unfinished = query.open_ended and word.stem == query.sequence[-1]
             completions = []
             if unfinished and len(word.typed) >= MIN_PREFIX:
