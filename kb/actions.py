@@ -36,7 +36,9 @@ from kb.permissions import can_supervise
 TAG_MAX_LENGTH = 50
 MAX_TAGS = 12
 
-EDITABLE_FIELDS = ("question", "answer", "environment", "cause")
+# The text fields of an entry, its revisions and EntryContent, besides tags.
+CONTENT_FIELDS = ("question", "answer", "also_asked", "environment", "cause")
+MAX_ALSO_ASKED = 20
 
 
 class EditConflict(Exception):
@@ -55,8 +57,23 @@ class EntryContent:
     question: str
     answer: str
     tags: list[str] = field(default_factory=list)
+    also_asked: str = ""  # other phrasings of the question, one a line
     environment: str = ""
     cause: str = ""
+
+    @classmethod
+    def of(cls, source: Entry | Revision) -> EntryContent:
+        """The content of an entry (tags prefetched or queried) or of a revision."""
+        tags = source.tags if isinstance(source, Revision) else source.tag_names()
+        return cls(tags=list(tags), **{name: getattr(source, name) for name in CONTENT_FIELDS})
+
+    def fields(self) -> dict[str, str]:
+        """The text fields, as model keyword arguments (with the derived plain answer)."""
+        values = {name: getattr(self, name) for name in CONTENT_FIELDS}
+        return {**values, "answer_text": markdown_to_text(self.answer)}
+
+    def revision_fields(self) -> dict:
+        return {**{name: getattr(self, name) for name in CONTENT_FIELDS}, "tags": self.tags}
 
     def clean(self, *, keep_question: str | None = None, imported: bool = False) -> EntryContent:
         """Normalised and validated, or ``ValidationError`` with a message per field.
@@ -69,6 +86,7 @@ class EntryContent:
             question=" ".join((self.question or "").split()),
             answer=(self.answer or "").replace("\r\n", "\n").strip(),
             tags=normalise_tags(self.tags),
+            also_asked=normalise_phrasings(self.also_asked),
             environment=(self.environment or "").strip(),
             cause=(self.cause or "").strip(),
         )
@@ -96,6 +114,11 @@ class EntryContent:
                 f"The answer is limited to {ANSWER_MAX_LENGTH:,} characters "
                 f"(it has {len(self.answer):,}); split it into several entries."
             )
+        phrasings = self.also_asked.splitlines()
+        if len(phrasings) > MAX_ALSO_ASKED:
+            errors["also_asked"] = f"Give at most {MAX_ALSO_ASKED} other phrasings."
+        elif any(len(line) > QUESTION_STORED_MAX_LENGTH for line in phrasings):
+            errors["also_asked"] = f"Keep each phrasing to {QUESTION_MAX_LENGTH} characters."
         for name in ("environment", "cause"):
             if len(getattr(self, name)) > CONTEXT_MAX_LENGTH:
                 errors[name] = f"Keep this to {CONTEXT_MAX_LENGTH:,} characters."
@@ -105,6 +128,12 @@ class EntryContent:
             errors["tags"] = f"Each tag is at most {TAG_MAX_LENGTH} characters."
         if errors:
             raise ValidationError(errors)
+
+
+def normalise_phrasings(text: str) -> str:
+    """One phrasing a line, single-spaced, without blanks or repeats."""
+    lines = (" ".join(line.split()) for line in (text or "").splitlines())
+    return "\n".join(dict.fromkeys(line for line in lines if line))
 
 
 def normalise_tags(tags: Iterable[str]) -> list[str]:
@@ -117,11 +146,7 @@ def _snapshot(entry: Entry, *, editor, summary: str, at: datetime, restored_from
     return Revision.objects.create(
         entry=entry,
         number=entry.version,
-        question=entry.question,
-        answer=entry.answer,
-        environment=entry.environment,
-        cause=entry.cause,
-        tags=normalise_tags(entry.tags.names()),
+        **EntryContent.of(entry).revision_fields(),
         state=entry.state,
         editor=editor,
         summary=summary[:SUMMARY_MAX_LENGTH],
@@ -144,11 +169,7 @@ def capture_entry(
     now = created_at or timezone.now()
     with transaction.atomic():
         entry = Entry.objects.create(
-            question=content.question,
-            answer=content.answer,
-            answer_text=markdown_to_text(content.answer),
-            environment=content.environment,
-            cause=content.cause,
+            **content.fields(),
             state=state,
             author=author,
             owner=author,
@@ -180,17 +201,13 @@ def edit_entry(
     content = content.clean(keep_question=current.question)
     if current.version != base_version:
         raise EditConflict(current, base_version)
-    unchanged = all(getattr(current, name) == getattr(content, name) for name in EDITABLE_FIELDS)
-    if unchanged and sorted(current.tags.names()) == sorted(content.tags):
+    before = EntryContent.of(current)
+    if before.fields() == content.fields() and sorted(before.tags) == sorted(content.tags):
         return current
     now = at or timezone.now()
     with transaction.atomic():
         updated = Entry.objects.filter(pk=entry.pk, version=base_version).update(
-            question=content.question,
-            answer=content.answer,
-            answer_text=markdown_to_text(content.answer),
-            environment=content.environment,
-            cause=content.cause,
+            **content.fields(),
             version=F("version") + 1,
             updated_at=now,
         )
@@ -207,18 +224,11 @@ def restore_revision(*, entry: Entry, revision: Revision, editor, base_version: 
     """Bring back an old revision's content as a new revision (history only grows)."""
     if revision.entry_id != entry.pk:
         raise ValueError("That revision belongs to another entry.")
-    content = EntryContent(
-        question=revision.question,
-        answer=revision.answer,
-        tags=list(revision.tags),
-        environment=revision.environment,
-        cause=revision.cause,
-    )
     return edit_entry(
         entry=entry,
         editor=editor,
         base_version=base_version,
-        content=content,
+        content=EntryContent.of(revision),
         summary=f"Restored revision {revision.number}",
         restored_from=revision,
     )
@@ -354,11 +364,7 @@ def _imported_entry(record, users: dict, now: datetime) -> Entry:
     updated = record.updated or (last_revision and last_revision.created) or created
     author = users.get(record.author)
     return Entry(
-        question=record.content.question,
-        answer=record.content.answer,
-        answer_text=markdown_to_text(record.content.answer),
-        environment=record.content.environment,
-        cause=record.content.cause,
+        **record.content.fields(),
         state=record.state,
         author=author,
         owner=users.get(record.owner) or author,
@@ -374,11 +380,7 @@ def _imported_revisions(entry: Entry, record, users: dict) -> list[Revision]:
             Revision(
                 entry=entry,
                 number=1,
-                question=entry.question,
-                answer=entry.answer,
-                environment=entry.environment,
-                cause=entry.cause,
-                tags=record.content.tags,
+                **record.content.revision_fields(),
                 state=entry.state,
                 editor=entry.author,
                 summary="Imported",
@@ -389,11 +391,7 @@ def _imported_revisions(entry: Entry, record, users: dict) -> list[Revision]:
         Revision(
             entry=entry,
             number=revision.number,
-            question=revision.content.question,
-            answer=revision.content.answer,
-            environment=revision.content.environment,
-            cause=revision.content.cause,
-            tags=revision.content.tags,
+            **revision.content.revision_fields(),
             state=revision.state,
             editor=users.get(revision.editor),
             summary=revision.summary,

@@ -11,6 +11,7 @@ CONTEXT_LINES = 3
 FIELDS = (
     ("question", "Question"),
     ("answer", "Answer"),
+    ("also_asked", "Also asked as"),
     ("tags", "Tags"),
     ("environment", "Environment"),
     ("cause", "Cause"),

@@ -48,6 +48,12 @@ class EntryForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "off", "list": "tag-suggestions"}),
         help_text="Comma-separated, e.g. billing, router",
     )
+    also_asked = forms.CharField(
+        label="Also asked as",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Other ways customers put it, one a line; search finds the entry by these too.",
+    )
     environment = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -82,6 +88,7 @@ class EntryForm(forms.Form):
                 question=data["question"],
                 answer=data["answer"],
                 tags=data.get("tags", "").split(","),
+                also_asked=data.get("also_asked", ""),
                 environment=data.get("environment", ""),
                 cause=data.get("cause", ""),
             ).clean()
@@ -90,14 +97,16 @@ class EntryForm(forms.Form):
                 self.add_error(name, messages)
         return data
 
-    @classmethod
-    def initial_for(cls, entry: Entry) -> dict:
+    @staticmethod
+    def initial_for(content: EntryContent) -> dict:
+        """Form values showing ``content`` (an entry's, or what someone typed)."""
         return {
-            "question": entry.question,
-            "answer": entry.answer,
-            "tags": ", ".join(entry.tag_names()),
-            "environment": entry.environment,
-            "cause": entry.cause,
+            "question": content.question,
+            "answer": content.answer,
+            "tags": ", ".join(content.tags),
+            "also_asked": content.also_asked,
+            "environment": content.environment,
+            "cause": content.cause,
         }
 
 

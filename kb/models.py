@@ -46,6 +46,9 @@ class Entry(models.Model):
     answer_text = models.TextField(
         blank=True, editable=False, help_text="The answer as plain text, kept by every save."
     )
+    also_asked = models.TextField(
+        blank=True, help_text="Other ways customers ask this question, one a line."
+    )
     environment = models.TextField(
         blank=True,
         max_length=CONTEXT_MAX_LENGTH,
@@ -110,6 +113,7 @@ class Revision(models.Model):
     number = models.PositiveIntegerField()
     question = models.CharField(max_length=QUESTION_STORED_MAX_LENGTH)
     answer = models.TextField()
+    also_asked = models.TextField(blank=True)
     environment = models.TextField(blank=True)
     cause = models.TextField(blank=True)
     tags = models.JSONField(default=list)

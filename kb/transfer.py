@@ -1,7 +1,8 @@
 """The JSON Lines format for moving entries between sites.
 
 One object a line: ``{"question", "answer", "tags", "state", "author", "created"}``.
-Exports add ``id``, ``environment``, ``cause``, ``owner``, ``updated`` and ``revisions``
+Optional: ``also_asked`` (a list of other phrasings), ``environment``, ``cause``.
+Exports add ``id``, ``owner``, ``updated`` and ``revisions``
 so that an export imported into an empty site reproduces every entry and its history.
 """
 
@@ -99,6 +100,13 @@ def _string(data: dict, name: str, *, required: bool = False) -> str:
     return value
 
 
+def _phrasings(data: dict) -> list[str]:
+    phrasings = data.get("also_asked") or []
+    if not isinstance(phrasings, list) or not all(isinstance(p, str) for p in phrasings):
+        raise ValueError("also_asked must be a list of strings")
+    return phrasings
+
+
 def _content(data: dict) -> EntryContent:
     tags = data.get("tags") or []
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
@@ -107,6 +115,7 @@ def _content(data: dict) -> EntryContent:
         question=_string(data, "question", required=True),
         answer=_string(data, "answer", required=True),
         tags=tags,
+        also_asked="\n".join(_phrasings(data)),
         environment=_string(data, "environment"),
         cause=_string(data, "cause"),
     )
@@ -195,6 +204,7 @@ def _revision_record(revision: Revision) -> dict:
     return {
         "question": revision.question,
         "answer": revision.answer,
+        "also_asked": revision.also_asked.splitlines(),
         "environment": revision.environment,
         "cause": revision.cause,
         "tags": revision.tags,
@@ -211,6 +221,7 @@ def entry_record(entry: Entry) -> dict:
         "id": entry.pk,
         "question": entry.question,
         "answer": entry.answer,
+        "also_asked": entry.also_asked.splitlines(),
         "environment": entry.environment,
         "cause": entry.cause,
         "tags": entry.tag_names(),

@@ -133,7 +133,8 @@ def entry_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 messages.success(request, f"Saved as revision {saved.version}.")
             return redirect(saved)
     else:
-        form = EditForm(initial={**EditForm.initial_for(entry), "version": entry.version})
+        initial = EditForm.initial_for(actions.EntryContent.of(entry))
+        form = EditForm(initial={**initial, "version": entry.version})
     return render(
         request,
         "kb/entry_form.html",
@@ -160,12 +161,7 @@ def edit_conflict(
     current_fields.pop("state", None)
     retry = EditForm(
         initial={
-            **EditForm.initial_for(current),
-            "question": yours.question,
-            "answer": yours.answer,
-            "tags": ", ".join(yours.tags),
-            "environment": yours.environment,
-            "cause": yours.cause,
+            **EditForm.initial_for(yours),
             "summary": form.cleaned_data["summary"],
             "version": current.version,
         }

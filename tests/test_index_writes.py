@@ -31,6 +31,7 @@ def document(entry_id: int) -> EntryDocument:
     return EntryDocument(
         id=entry_id,
         question=f"Question {entry_id} about the router",
+        also_asked="",
         body=f"Answer {entry_id}.",
         tags=["load"],
         state="published",
@@ -136,6 +137,7 @@ WRITER_SCRIPT = textwrap.dedent(
             EntryDocument(
                 id=n,
                 question=f"Question {n}",
+                also_asked="",
                 body="Written by a process racing another one.",
                 tags=["load"],
                 state="published",

@@ -12,6 +12,7 @@ from kb.models import Entry
 class EntryDocument:
     id: int
     question: str
+    also_asked: str
     body: str
     tags: list[str]
     state: str
@@ -25,6 +26,7 @@ def entry_document(entry: Entry) -> EntryDocument:
     return EntryDocument(
         id=entry.pk,
         question=entry.question,
+        also_asked=entry.also_asked,
         body=body,
         tags=entry.tag_names(),
         state=entry.state,

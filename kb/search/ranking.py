@@ -10,8 +10,9 @@ with idf(t) = log(1 + (N - df(t) + 0.5) / (df(t) + 0.5)) over the whole index. T
 
     score(d) = text(d) * coordination(d) * state_boost(d)
 
-- fields: the question, the answer's text (with environment and cause), and
-  ``question_pairs``, the question's adjacent word pairs, so words typed together
+- fields: the question, its other phrasings ("also asked as"), the answer's text (with
+  environment and cause), and ``question_pairs``, adjacent word pairs of the question
+  and its phrasings, so words typed together
   ("reset router") rank an entry that has them together above one that merely has both;
 - coordination: (idf of the typed words the entry matches / idf of all typed words)
   ** COORDINATION, so an entry matching more of what the rep said, weighted by how
@@ -25,9 +26,9 @@ Measured with ``make eval``; change these only with its figures in hand.
 
 from __future__ import annotations
 
-FIELD_WEIGHTS = {"question": 2.5, "question_pairs": 1.0, "body": 1.0}
+FIELD_WEIGHTS = {"question": 2.5, "also_asked": 2.0, "question_pairs": 1.0, "body": 1.0}
 K1 = 1.2
-B = {"question": 0.75, "question_pairs": 0.75, "body": 0.75}
+B = {"question": 0.75, "also_asked": 0.75, "question_pairs": 0.75, "body": 0.75}
 COORDINATION = 1.0
 STATE_BOOST = {"validated": 1.15}
 

@@ -36,8 +36,8 @@ logger = logging.getLogger(__name__)
 
 # Bump when build_schema() changes: an index of another version is replaced by an empty
 # one, which `rebuild_index --if-empty` (run by `make run`) then fills from the database.
-SCHEMA_VERSION = "6"
-TEXT_FIELDS = ("question", "body")
+SCHEMA_VERSION = "7"
+TEXT_FIELDS = ("question", "also_asked", "body")
 # Wait up to LOCK_WAIT seconds for another writer, retry until WRITE_DEADLINE.
 LOCK_WAIT = 2.0
 WRITE_DEADLINE = 60.0
@@ -52,6 +52,7 @@ def build_schema() -> Schema:
         id=NUMERIC(int, bits=64, stored=True, unique=True, signed=False, sortable=True),
         question=TEXT(analyzer=analyzer()),
         question_pairs=TEXT(analyzer=pair_analyzer(), phrase=False),
+        also_asked=TEXT(analyzer=analyzer()),
         spelling=TEXT(analyzer=spelling_analyzer(), phrase=False),
         body=TEXT(analyzer=analyzer()),
         tags=KEYWORD(commas=True, lowercase=True, scorable=False),
@@ -167,8 +168,9 @@ class WhooshBackend:
                 write(
                     id=document.id,
                     question=document.question,
-                    question_pairs=document.question,
-                    spelling=f"{document.question}\n{document.body}",
+                    question_pairs=f"{document.question}\n{document.also_asked}",
+                    also_asked=document.also_asked,
+                    spelling=f"{document.question}\n{document.also_asked}\n{document.body}",
                     body=document.body,
                     tags=",".join(document.tags),
                     state=document.state,

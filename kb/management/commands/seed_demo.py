@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from kb import actions
 from kb.actions import EntryContent
-from kb.models import Entry
+from kb.models import Entry, SynonymGroup
 
 DEMO_PASSWORD = "floorbook-demo"
 DEMO_PEOPLE = [
@@ -26,6 +26,7 @@ DEMO_PEOPLE = [
     ("supervisor", "Supervisors", "Sam", "Patel"),
 ]
 DEMO_ENTRIES = Path(__file__).resolve().parents[2] / "demo" / "entries.json"
+DEMO_SYNONYMS = "wifi, wi-fi, wireless\nsim, sim card\nbill, invoice, statement\nrouter, hub"
 
 
 class Command(BaseCommand):
@@ -35,6 +36,8 @@ class Command(BaseCommand):
         with transaction.atomic():
             people = self.ensure_people()
             created = self.load_entries(people)
+            if not SynonymGroup.objects.exists():
+                actions.save_synonyms(actor=people["supervisor"], text=DEMO_SYNONYMS)
         if created:
             self.stdout.write(self.style.SUCCESS(f"Loaded {created} demo entries."))
         else:
