@@ -70,7 +70,7 @@ def search_api(request: HttpRequest) -> JsonResponse:
                     "question": result.entry.question,
                     "url": request.build_absolute_uri(result.entry.get_absolute_url()),
                     "snippet": str(result.snippet_html),
-                    "tags": result.entry.tag_names(),
+                    "tags": result.tags,
                     "state": result.entry.state,
                     "score": round(result.score, 4),
                 }

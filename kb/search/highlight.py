@@ -9,15 +9,13 @@ from __future__ import annotations
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from kb.search.text import Token, tokens
+from kb.search.text import Token, matching_tokens
 
 SNIPPET_CHARS = 240
 
 
 def _matches(text: str, terms: set[str]) -> list[Token]:
-    if not terms:
-        return []
-    return [token for token in tokens(text) if token.stem in terms]
+    return matching_tokens(text, frozenset(terms))
 
 
 def _mark(text: str, matches: list[Token], start: int, end: int) -> str:

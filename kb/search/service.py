@@ -114,6 +114,7 @@ class SearchResult:
     score: float
     question_html: SafeString
     snippet_html: SafeString
+    tags: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -171,9 +172,9 @@ def search(
         Entry.objects.visible_to(user)
         .filter(pk__in=[hit.entry_id for hit in page_hits])
         .select_related("author")
-        .prefetch_related("tags")
         .in_bulk()
     )
+    tags = _tags_of(list(entries))
     terms = parsed.all_terms
     results = [
         SearchResult(
@@ -181,6 +182,7 @@ def search(
             score=hit.score,
             question_html=highlight(entries[hit.entry_id].question, terms),
             snippet_html=snippet(entries[hit.entry_id].answer_text, terms),
+            tags=tags.get(hit.entry_id, []),
         )
         for hit in page_hits
         if hit.entry_id in entries
@@ -194,6 +196,17 @@ def search(
         include_archived=include_archived,
         corrections=found.corrections,
     )
+
+
+def _tags_of(entry_ids: list[int]) -> dict[int, list[str]]:
+    """Tag names per entry, in one query (a taggit prefetch builds a queryset per entry)."""
+    names: dict[int, list[str]] = {}
+    rows = TaggedEntry.objects.filter(content_object_id__in=entry_ids).values_list(
+        "content_object_id", "tag__name"
+    )
+    for entry_id, name in rows.order_by("tag__name"):
+        names.setdefault(entry_id, []).append(name)
+    return names
 
 
 def _tag_counts(entry_ids: list[int]) -> list[tuple[str, int]]:

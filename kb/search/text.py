@@ -7,8 +7,9 @@ One analyzer means a word is reduced the same way everywhere: ``refunds`` in a q
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from whoosh.analysis import (
     CharsetFilter,
@@ -94,6 +95,35 @@ def words(text: str) -> list[Word]:
     ]
 
 
-def tokens(text: str) -> list[Token]:
-    """Like ``stems`` but with character offsets, for highlighting."""
-    return [Token(t.text, t.startchar, t.endchar) for t in analyzer()(text, chars=True)]
+_TOKEN_RE = re.compile(TOKEN_PATTERN)
+_STEM_CACHE_LIMIT = 100_000
+
+
+@lru_cache(maxsize=_STEM_CACHE_LIMIT)
+def stem_of(word: str) -> str | None:
+    """The stem of one word (None for a stop word); cached, as pages repeat words a lot."""
+    found = stems(word)
+    return found[0] if len(found) == 1 else None
+
+
+@lru_cache(maxsize=256)
+def _candidates(terms: frozenset[str]) -> re.Pattern:
+    """Words that may stem to one of ``terms``: those starting like one of them."""
+    starts = sorted({re.escape(term[:3]) for term in terms}, key=len, reverse=True)
+    return re.compile(rf"(?<![\w.'\u2019])(?=(?:{'|'.join(starts)}))(?:{TOKEN_PATTERN})", re.I)
+
+
+def matching_tokens(text: str, terms: frozenset[str]) -> list[Token]:
+    """The tokens of ``text`` whose stem is one of ``terms``, with their offsets.
+
+    Only words that start like a term are stemmed: the scan runs in the regex engine,
+    which keeps highlighting cheap on long answers.
+    """
+    if not terms:
+        return []
+    found = []
+    for match in _candidates(terms).finditer(text):
+        stem = stem_of(match.group().lower())
+        if stem in terms:
+            found.append(Token(stem, match.start(), match.end()))
+    return found

@@ -74,10 +74,14 @@ class SegmentCache:
         self._live: dict[str, tuple[int, np.ndarray]] = {}
         self._postings: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._posting_count = 0
+        self._known_segments: frozenset[str] = frozenset()
 
     def forget_others(self, segment_ids: set[str]) -> None:
         """Drop what was read from segments no longer in the index (merged away)."""
+        if segment_ids == self._known_segments:
+            return
         with self._lock:
+            self._known_segments = frozenset(segment_ids)
             for key in [k for k in self._segments if k not in segment_ids]:
                 del self._segments[key]
                 self._live.pop(key, None)
