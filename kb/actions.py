@@ -178,7 +178,7 @@ def capture_entry(
         )
         entry.tags.set(content.tags)
         _snapshot(entry, editor=author, summary="Created", at=now)
-        search.index_after_commit([entry.pk])
+        search.index_after_commit([entry.pk], new=True)
     return entry
 
 

@@ -235,7 +235,12 @@ def rank(
             positions = positions[best]
         candidates += [(float(scores[p]), int(data.entry_ids[p])) for p in positions]
     candidates.sort(key=lambda item: (-item[0], item[1]))
-    return Ranked(total=total, hits=[(entry_id, score) for score, entry_id in candidates[:limit]])
+    hits, seen = [], set()
+    for score, entry_id in candidates:
+        if entry_id not in seen:  # an entry is indexed once; never show it twice regardless
+            seen.add(entry_id)
+            hits.append((entry_id, score))
+    return Ranked(total=total, hits=hits[:limit])
 
 
 def _matching(cache: SegmentCache, leaf, term: Term, size: int) -> np.ndarray:
