@@ -117,3 +117,15 @@ def test_search_with_word_pairs_after_a_one_word_search(rep, make_entry):
     found = search.search("wifi password", user=rep)
 
     assert questions(found) == [entry.question]
+
+
+def test_search_marks_the_completed_word(rep_client, password_entry):
+    response = rep_client.get("/search/", {"q": "pass"}, HTTP_HX_REQUEST="true")
+
+    assert "<mark>password</mark>" in response.content.decode()
+
+
+def test_search_marks_the_corrected_word(rep_client, delivery_entry):
+    response = rep_client.get("/search/", {"q": "router arived"}, HTTP_HX_REQUEST="true")
+
+    assert "<mark>arrived</mark>" in response.content.decode()

@@ -21,6 +21,7 @@ class BackendResult:
     total: int
     hits: list[Hit]
     corrections: dict[str, str] = field(default_factory=dict)  # typed word -> searched as
+    searched: frozenset[str] = frozenset()  # every stem searched for (completions, synonyms)
 
 
 @dataclass(frozen=True)

@@ -175,7 +175,7 @@ def search(
         .in_bulk()
     )
     tags = _tags_of(list(entries))
-    terms = parsed.all_terms
+    terms = parsed.all_terms | found.searched  # mark completions, corrections, synonyms too
     results = [
         SearchResult(
             entry=entries[hit.entry_id],

@@ -95,7 +95,6 @@ def words(text: str) -> list[Word]:
     ]
 
 
-_TOKEN_RE = re.compile(TOKEN_PATTERN)
 _STEM_CACHE_LIMIT = 100_000
 
 

@@ -234,7 +234,10 @@ class WhooshBackend:
             searcher, self._cache, terms, fields=TEXT_FIELDS, filters=filters, limit=offset + limit
         )
         hits = [Hit(entry_id=i, score=score) for i, score in ranked.hits[offset:]]
-        return BackendResult(total=ranked.total, hits=hits, corrections=corrections)
+        searched = frozenset(t.stem for t in terms if t.field is None)
+        return BackendResult(
+            total=ranked.total, hits=hits, corrections=corrections, searched=searched
+        )
 
     def _expand(
         self, reader, query: ParsedQuery, *, exact: bool
