@@ -6,14 +6,15 @@ indexing for after the commit. Views and commands call these; nothing else write
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from taggit.models import Tag
@@ -22,11 +23,13 @@ from kb import search
 from kb.markdown import markdown_to_text
 from kb.models import (
     ANSWER_MAX_LENGTH,
+    CASE_REF_MAX_LENGTH,
     CONTEXT_MAX_LENGTH,
     QUESTION_MAX_LENGTH,
     QUESTION_STORED_MAX_LENGTH,
     SUMMARY_MAX_LENGTH,
     Entry,
+    Reuse,
     Revision,
     SynonymGroup,
     TaggedEntry,
@@ -264,6 +267,43 @@ def change_state(
         _snapshot(entry, editor=actor, summary=summary, at=now)
         search.index_after_commit([entry.pk])
     return entry
+
+
+REUSE_REPEAT_WINDOW = timedelta(minutes=15)
+CASE_REF_RE = re.compile(rf"^[\w.:#/-]{{1,{CASE_REF_MAX_LENGTH}}}$")
+
+
+def record_reuse(*, entry: Entry, user, case_ref: str = "", query: str = "") -> tuple[Reuse, bool]:
+    """Count that ``entry`` helped on a call; returns the reuse and whether it is new.
+
+    A call counts once: a second click for the same case reference, or without one
+    by the same person within REUSE_REPEAT_WINDOW, returns the first reuse.
+    """
+    case_ref = (case_ref or "").strip()
+    if case_ref and not CASE_REF_RE.match(case_ref):
+        raise ValidationError(
+            {
+                "case": f"A case or call reference is up to {CASE_REF_MAX_LENGTH} letters, "
+                "digits and . : # / - _ (no spaces)."
+            }
+        )
+    query = " ".join((query or "").split())[:500]
+    now = timezone.now()
+    earlier = Reuse.objects.filter(entry=entry)
+    if case_ref:
+        earlier = earlier.filter(case_ref=case_ref)
+    else:
+        earlier = earlier.filter(user=user, case_ref="", created_at__gte=now - REUSE_REPEAT_WINDOW)
+    if first := earlier.first():
+        return first, False
+    try:
+        with transaction.atomic():
+            reuse = Reuse.objects.create(
+                entry=entry, user=user, case_ref=case_ref, query=query, created_at=now
+            )
+    except IntegrityError:  # the same case recorded by someone else a moment ago
+        return Reuse.objects.get(entry=entry, case_ref=case_ref), False
+    return reuse, True
 
 
 MAX_SYNONYM_GROUPS = 1_000

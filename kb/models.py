@@ -158,3 +158,33 @@ class SynonymGroup(models.Model):
 
     def members(self) -> list[str]:
         return [term.strip() for term in self.terms.split(",") if term.strip()]
+
+
+CASE_REF_MAX_LENGTH = 64
+
+
+class Reuse(models.Model):
+    """An entry helped on a call: who, when, the search that led there, the case."""
+
+    entry = models.ForeignKey(Entry, on_delete=models.CASCADE, related_name="reuses")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="reuses"
+    )
+    case_ref = models.CharField(max_length=CASE_REF_MAX_LENGTH, blank=True)
+    query = models.CharField(max_length=500, blank=True, help_text="The search that led here.")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["entry", "-created_at"])]
+        constraints = [
+            # One reuse per entry and case: a second click for the same call does not count.
+            models.UniqueConstraint(
+                fields=["entry", "case_ref"],
+                condition=~Q(case_ref=""),
+                name="reuse_once_per_case",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.entry_id} reused by {self.user_id}"

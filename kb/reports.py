@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from django.db.models import Count
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Count, Max
 from taggit.models import Tag
 
-from kb.models import Entry
+from kb.models import Entry, Reuse
 
 
 def popular_tags(*, limit: int = 20) -> list[tuple[str, int]]:
@@ -32,3 +36,25 @@ def recent_entries(user, *, limit: int = 10) -> list[Entry]:
         .prefetch_related("tags")
         .order_by("-updated_at")[:limit]
     )
+
+
+@dataclass(frozen=True)
+class Usage:
+    """How often an entry helped on a call, and when last."""
+
+    count: int = 0
+    last_used_at: datetime | None = None
+
+
+def reuse_stats(entry_ids: list[int]) -> defaultdict[int, Usage]:
+    """Usage per entry in one query; entries never reused get ``Usage()``."""
+    rows = (
+        Reuse.objects.filter(entry_id__in=entry_ids)
+        .values("entry_id")
+        .annotate(count=Count("id"), last=Max("created_at"))
+        .values_list("entry_id", "count", "last")
+    )
+    usage: defaultdict[int, Usage] = defaultdict(Usage)
+    for entry_id, count, last in rows:
+        usage[entry_id] = Usage(count, last)
+    return usage

@@ -24,6 +24,12 @@ def is_htmx(request: HttpRequest) -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
+def case_ref(request: HttpRequest) -> str:
+    """The case or call reference carried in the URL from a screen-pop (``?case=``)."""
+    value = request.GET.get("case", "").strip()
+    return value if actions.CASE_REF_RE.match(value) else ""
+
+
 def visible_entry(request: HttpRequest, pk: int) -> Entry:
     """The entry, or 404 when it does not exist or is someone else's draft."""
     queryset = Entry.objects.visible_to(request.user).select_related("author", "owner")
@@ -54,6 +60,7 @@ def search_page(request: HttpRequest) -> HttpResponse:
         "results": results,
         "page": form.cleaned_data.get("page", 1) if form.is_valid() else 1,
         "page_size": PAGE_SIZE,
+        "case": case_ref(request),
     }
     if results is not None:
         page = context["page"]
@@ -81,8 +88,39 @@ def entry_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "last_revision": last_revision,
             "can_supervise": can_supervise(request.user),
             "state_choices": Entry.State,
+            "usage": reports.reuse_stats([entry.pk])[entry.pk],
+            "case": case_ref(request),
+            "q": request.GET.get("q", "")[:MAX_QUERY],
         },
     )
+
+
+@require_POST
+def entry_reuse(request: HttpRequest, pk: int) -> HttpResponse:
+    """ "Used on this call": one click records that the entry helped."""
+    entry = visible_entry(request, pk)
+    try:
+        reuse, created = actions.record_reuse(
+            entry=entry,
+            user=request.user,
+            case_ref=request.POST.get("case", ""),
+            query=request.POST.get("q", ""),
+        )
+    except ValidationError as error:
+        message = error.message_dict["case"][0]
+        if is_htmx(request):
+            return HttpResponse(message, status=400)
+        messages.error(request, message)
+        return redirect(entry)
+    usage = reports.reuse_stats([entry.pk])[entry.pk]
+    if is_htmx(request):
+        context = {"entry": entry, "usage": usage, "used": True, "case": reuse.case_ref}
+        return render(request, "kb/_reuse_button.html", context)
+    if created:
+        messages.success(request, "Counted: this entry helped on a call. Thank you.")
+    else:
+        messages.info(request, "Already counted for this call.")
+    return redirect(entry)
 
 
 @require_http_methods(["GET", "POST"])

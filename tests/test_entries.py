@@ -122,7 +122,9 @@ def test_captured_entry_is_found_by_search_right_away(capture, rep_client):
 
     assert response.status_code == 200
     assert "1 answer for charged twice" in page_text(response)
-    assert f'href="/entries/{Entry.objects.get().pk}/"' in response.content.decode()
+    assert (
+        f'href="/entries/{Entry.objects.get().pk}/?q=charged%20twice"' in response.content.decode()
+    )
 
 
 def test_captured_entry_is_found_by_another_rep(capture, client, other_rep):

@@ -8,7 +8,7 @@ A document's text score is BM25 summed over its fields, each field weighted:
 
 with idf(t) = log(1 + (N - df(t) + 0.5) / (df(t) + 0.5)) over the whole index. Then:
 
-    score(d) = text(d) * coordination(d) * state_boost(d)
+    score(d) = text(d) * coordination(d) * state_boost(d) * reuse_boost(d)
 
 - fields: the question, its other phrasings ("also asked as"), the answer's text (with
   environment and cause), and ``question_pairs``, adjacent word pairs of the question
@@ -18,6 +18,9 @@ with idf(t) = log(1 + (N - df(t) + 0.5) / (df(t) + 0.5)) over the whole index. T
   ** COORDINATION, so an entry matching more of what the rep said, weighted by how
   telling each word is, ranks above one matching a single word many times;
 - state_boost: validated entries (checked by a supervisor) rank a little higher;
+- reuse_boost: 1 + REUSE_WEIGHT * ln(1 + times the entry helped on a call), so
+  entries the floor keeps using rise, with diminishing returns; applied to the best
+  RERANK_DEPTH results by text, from the database, so a reuse needs no reindexing;
 - each query term has a weight: 1 for the words as typed, less for a completion of the
   last, unfinished word (``pass`` -> ``password``), a corrected typo, or a synonym.
 
@@ -26,11 +29,15 @@ Measured with ``make eval``; change these only with its figures in hand.
 
 from __future__ import annotations
 
+import math
+
 FIELD_WEIGHTS = {"question": 2.5, "also_asked": 2.0, "question_pairs": 1.0, "body": 1.0}
 K1 = 1.2
 B = {"question": 0.75, "also_asked": 0.75, "question_pairs": 0.75, "body": 0.75}
 COORDINATION = 1.0
 STATE_BOOST = {"validated": 1.15}
+REUSE_WEIGHT = 0.15
+RERANK_DEPTH = 50
 
 EXACT_WEIGHT = 1.0
 # Words that only resemble what was typed count less: completions of the word still
@@ -38,3 +45,7 @@ EXACT_WEIGHT = 1.0
 PREFIX_WEIGHT = 0.7
 CORRECTED_WEIGHT = 0.8
 SYNONYM_WEIGHT = 0.8  # the supervisors' synonym list (kb.search.synonyms)
+
+
+def reuse_boost(reuse_count: int) -> float:
+    return 1 + REUSE_WEIGHT * math.log1p(reuse_count)

@@ -16,7 +16,8 @@ from django.db.models import Count
 from django.utils.safestring import SafeString
 
 from kb.models import Entry, TaggedEntry
-from kb.search import synonyms
+from kb.reports import Usage, reuse_stats
+from kb.search import ranking, synonyms
 from kb.search.backends import SearchBackend, Visibility
 from kb.search.documents import entry_document
 from kb.search.highlight import highlight, snippet
@@ -115,6 +116,7 @@ class SearchResult:
     question_html: SafeString
     snippet_html: SafeString
     tags: list[str] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
 
 
 @dataclass(frozen=True)
@@ -162,15 +164,22 @@ def search(
     if parsed.is_empty and not parsed.tags:
         # Only stop words or punctuation ("AND OR (", "how do i"): nothing to match on.
         return SearchResults(parsed, 0, [], (time.perf_counter() - started) * 1000)
-    fetch = max(limit, FACET_SAMPLE - offset) if facets else limit
-    found = get_backend().search(
-        parsed, visibility=visibility, limit=fetch, offset=offset, exact=exact
+    depth = max(offset + limit, ranking.RERANK_DEPTH, FACET_SAMPLE if facets else 0)
+    found = get_backend().search(parsed, visibility=visibility, limit=depth, offset=0, exact=exact)
+    candidates = [hit.entry_id for hit in found.hits]
+    tag_counts = _tag_counts(candidates[:FACET_SAMPLE]) if facets else []
+    usage = reuse_stats(candidates)
+    ranked = sorted(  # stable: equal scores keep the backend's order
+        (
+            (hit.score * ranking.reuse_boost(usage[hit.entry_id].count), hit.entry_id)
+            for hit in found.hits
+        ),
+        key=lambda item: -item[0],
     )
-    tag_counts = _tag_counts([hit.entry_id for hit in found.hits]) if facets else []
-    page_hits = found.hits[:limit]
+    page_hits = ranked[offset : offset + limit]
     entries = (
         Entry.objects.visible_to(user)
-        .filter(pk__in=[hit.entry_id for hit in page_hits])
+        .filter(pk__in=[entry_id for _, entry_id in page_hits])
         .select_related("author")
         .in_bulk()
     )
@@ -178,14 +187,15 @@ def search(
     terms = parsed.all_terms | found.searched  # mark completions, corrections, synonyms too
     results = [
         SearchResult(
-            entry=entries[hit.entry_id],
-            score=hit.score,
-            question_html=highlight(entries[hit.entry_id].question, terms),
-            snippet_html=snippet(entries[hit.entry_id].answer_text, terms),
-            tags=tags.get(hit.entry_id, []),
+            entry=entries[entry_id],
+            score=score,
+            question_html=highlight(entries[entry_id].question, terms),
+            snippet_html=snippet(entries[entry_id].answer_text, terms),
+            tags=tags.get(entry_id, []),
+            usage=usage[entry_id],
         )
-        for hit in page_hits
-        if hit.entry_id in entries
+        for score, entry_id in page_hits
+        if entry_id in entries
     ]
     return SearchResults(
         query=parsed,

@@ -22,6 +22,11 @@
       var closed = closeUserMenu(null);
       if (closed) { closed.querySelector("summary").focus(); return; }
     }
+    // "u" on an entry page: used on this call (the page says so on the button).
+    if (event.key === "u" && !isTyping(event.target) && !event.ctrlKey && !event.metaKey) {
+      var reuse = document.querySelector("article.entry ~ * [data-reuse-button], .entry-footer [data-reuse-button]");
+      if (reuse) { event.preventDefault(); reuse.click(); return; }
+    }
     var search = document.getElementById("search-input");
     if (!search) return;
     if (event.key === "/" && !isTyping(event.target) && !event.ctrlKey && !event.metaKey) {
