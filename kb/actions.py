@@ -273,6 +273,15 @@ REUSE_REPEAT_WINDOW = timedelta(minutes=15)
 CASE_REF_RE = re.compile(rf"^[\w.:#/-]{{1,{CASE_REF_MAX_LENGTH}}}$")
 
 
+def counted_reuse(*, entry: Entry, user, case_ref: str, at: datetime) -> Reuse | None:
+    """The reuse this call already counts as, if any (see ``record_reuse``)."""
+    earlier = Reuse.objects.filter(entry=entry)
+    if case_ref:
+        return earlier.filter(case_ref=case_ref).first()
+    recent = at - REUSE_REPEAT_WINDOW
+    return earlier.filter(user=user, case_ref="", created_at__gte=recent).first()
+
+
 def record_reuse(*, entry: Entry, user, case_ref: str = "", query: str = "") -> tuple[Reuse, bool]:
     """Count that ``entry`` helped on a call; returns the reuse and whether it is new.
 
@@ -289,12 +298,7 @@ def record_reuse(*, entry: Entry, user, case_ref: str = "", query: str = "") -> 
         )
     query = " ".join((query or "").split())[:500]
     now = timezone.now()
-    earlier = Reuse.objects.filter(entry=entry)
-    if case_ref:
-        earlier = earlier.filter(case_ref=case_ref)
-    else:
-        earlier = earlier.filter(user=user, case_ref="", created_at__gte=now - REUSE_REPEAT_WINDOW)
-    if first := earlier.first():
+    if first := counted_reuse(entry=entry, user=user, case_ref=case_ref, at=now):
         return first, False
     try:
         with transaction.atomic():

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db.models import Count, Max
+from django.utils import timezone
 from taggit.models import Tag
 
 from kb.models import Entry, Reuse
@@ -44,6 +45,10 @@ class Usage:
 
     count: int = 0
     last_used_at: datetime | None = None
+
+    @property
+    def just_now(self) -> bool:
+        return bool(self.last_used_at) and timezone.now() - self.last_used_at < timedelta(minutes=1)
 
 
 def reuse_stats(entry_ids: list[int]) -> defaultdict[int, Usage]:

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -78,6 +79,7 @@ def search_page(request: HttpRequest) -> HttpResponse:
 @require_GET
 def entry_detail(request: HttpRequest, pk: int) -> HttpResponse:
     entry = visible_entry(request, pk)
+    case = case_ref(request)
     last_revision = entry.revisions.select_related("editor").first()
     return render(
         request,
@@ -89,7 +91,13 @@ def entry_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "can_supervise": can_supervise(request.user),
             "state_choices": Entry.State,
             "usage": reports.reuse_stats([entry.pk])[entry.pk],
-            "case": case_ref(request),
+            "case": case,
+            "used": bool(
+                actions.counted_reuse(
+                    entry=entry, user=request.user, case_ref=case, at=timezone.now()
+                )
+            ),
+            "primary": True,
             "q": request.GET.get("q", "")[:MAX_QUERY],
         },
     )
@@ -114,7 +122,13 @@ def entry_reuse(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect(entry)
     usage = reports.reuse_stats([entry.pk])[entry.pk]
     if is_htmx(request):
-        context = {"entry": entry, "usage": usage, "used": True, "case": reuse.case_ref}
+        context = {
+            "entry": entry,
+            "usage": usage,
+            "used": True,
+            "case": reuse.case_ref,
+            "primary": request.POST.get("primary") == "1",
+        }
         return render(request, "kb/_reuse_button.html", context)
     if created:
         messages.success(request, "Counted: this entry helped on a call. Thank you.")

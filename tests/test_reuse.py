@@ -136,3 +136,12 @@ def test_reuse_does_not_outrank_a_much_better_text_match(rep, make_entry):
     found = search.search("voicemail pin reset", user=rep)
 
     assert found.results[0].entry.pk == exact.pk
+
+
+def test_entry_page_shows_the_case_already_counted(rep_client, rep, entry):
+    actions.record_reuse(entry=entry, user=rep, case_ref="ABC123")
+
+    text = page_text(rep_client.get(entry.get_absolute_url(), {"case": "ABC123"}))
+
+    assert "✓ Used on this call (ABC123)" in text
+    assert "last just now" in text
