@@ -381,3 +381,9 @@ def test_search_page_past_the_last_result_does_not_say_nothing_found(rep_client,
     assert "No more answers for “router” on page 2. Back to the first page" in text
     assert "Nothing found" not in text
     assert "Write this up" not in text
+
+
+def test_search_page_says_what_the_keys_do(rep_client, entry):
+    text = page_text(rep_client.get("/search/", {"q": "broadband"}))
+
+    assert "↓ ↑ move · Enter opens · Esc clears" in text
