@@ -6,3 +6,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("kb.urls")),
 ]
+
+handler404 = "kb.errors.not_found"
+handler500 = "kb.errors.server_error"

@@ -249,3 +249,25 @@ def test_api_refuses_other_methods(rep_client, entry, method):
     response = getattr(rep_client, method)(API)
 
     assert response.status_code == 405
+
+
+def test_api_unexpected_error_answers_json(rep, client, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("index exploded")
+
+    monkeypatch.setattr("kb.api.search.search", broken)
+    client.raise_request_exception = False
+    client.force_login(rep)
+
+    response = client.get(API, {"q": "router"})
+
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/json"
+    assert "went wrong" in response.json()["error"]
+
+
+def test_api_unknown_endpoint_answers_json(rep_client):
+    response = rep_client.get("/api/v1/nothing-here")
+
+    assert response.status_code == 404
+    assert response.json() == {"error": "No such API endpoint."}
