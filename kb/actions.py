@@ -28,11 +28,13 @@ from kb.models import (
     QUESTION_MAX_LENGTH,
     QUESTION_STORED_MAX_LENGTH,
     SUMMARY_MAX_LENGTH,
+    THANKS_NOTE_MAX_LENGTH,
     Entry,
     Reuse,
     Revision,
     SynonymGroup,
     TaggedEntry,
+    Thanks,
 )
 from kb.permissions import can_supervise
 
@@ -308,6 +310,28 @@ def record_reuse(*, entry: Entry, user, case_ref: str = "", query: str = "") -> 
     except IntegrityError:  # the same case recorded by someone else a moment ago
         return Reuse.objects.get(entry=entry, case_ref=case_ref), False
     return reuse, True
+
+
+def thank_entry(*, entry: Entry, user, note: str = "") -> tuple[Thanks, bool]:
+    """Thank the people behind an entry; once per person per entry (a second time
+    returns the first thanks). The author cannot thank their own entry."""
+    if entry.author_id == user.pk:
+        raise ValidationError({"note": "You wrote this entry; thanks are for others' work."})
+    note = " ".join((note or "").split())
+    if len(note) > THANKS_NOTE_MAX_LENGTH:
+        raise ValidationError(
+            {"note": f"Keep the note to {THANKS_NOTE_MAX_LENGTH} characters (it has {len(note)})."}
+        )
+    if earlier := Thanks.objects.filter(entry=entry, from_user=user).first():
+        return earlier, False
+    try:
+        with transaction.atomic():
+            thanks = Thanks.objects.create(
+                entry=entry, from_user=user, note=note, created_at=timezone.now()
+            )
+    except IntegrityError:  # a double click racing itself
+        return Thanks.objects.get(entry=entry, from_user=user), False
+    return thanks, True
 
 
 MAX_SYNONYM_GROUPS = 1_000

@@ -188,3 +188,27 @@ class Reuse(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.entry_id} reused by {self.user_id}"
+
+
+THANKS_NOTE_MAX_LENGTH = 280
+
+
+class Thanks(models.Model):
+    """Gratitude from one rep for an entry, credited to its author and editors."""
+
+    entry = models.ForeignKey(Entry, on_delete=models.CASCADE, related_name="thanks")
+    from_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="thanks_given"
+    )
+    note = models.CharField(max_length=THANKS_NOTE_MAX_LENGTH, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "thanks"
+        constraints = [
+            models.UniqueConstraint(fields=["entry", "from_user"], name="thanks_once_per_person"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.from_user_id} thanked #{self.entry_id}"

@@ -13,6 +13,7 @@ urlpatterns = [
     path("entries/<int:pk>/edit/", views.entry_edit, name="entry_edit"),
     path("entries/<int:pk>/state/", views.entry_state, name="entry_state"),
     path("entries/<int:pk>/reuse/", views.entry_reuse, name="reuse"),
+    path("entries/<int:pk>/thanks/", views.entry_thanks, name="thanks"),
     path("entries/<int:pk>/history/", views.entry_history, name="history"),
     path("entries/<int:pk>/history/compare/", views.revision_compare, name="compare"),
     path("entries/<int:pk>/history/<int:number>/", views.revision_detail, name="revision"),

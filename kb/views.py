@@ -98,9 +98,44 @@ def entry_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 )
             ),
             "primary": True,
+            **thanks_context(entry, request.user),
             "q": request.GET.get("q", "")[:MAX_QUERY],
         },
     )
+
+
+THANKS_SHOWN = 5
+
+
+def thanks_context(entry: Entry, user) -> dict:
+    thanks = entry.thanks.select_related("from_user")
+    return {
+        "thanks_count": thanks.count(),
+        "recent_thanks": list(thanks[:THANKS_SHOWN]),
+        "thanked": thanks.filter(from_user=user).exists(),
+        "own_entry": entry.author_id == user.pk,
+    }
+
+
+@require_POST
+def entry_thanks(request: HttpRequest, pk: int) -> HttpResponse:
+    """Thank the author and editors of an entry, optionally with a short note."""
+    entry = visible_entry(request, pk)
+    try:
+        _, created = actions.thank_entry(
+            entry=entry, user=request.user, note=request.POST.get("note", "")
+        )
+    except ValidationError as error:
+        message = error.message_dict["note"][0]
+        if is_htmx(request):
+            return HttpResponse(message, status=400)
+        messages.error(request, message)
+        return redirect(entry)
+    if is_htmx(request):
+        context = {"entry": entry, **thanks_context(entry, request.user)}
+        return render(request, "kb/_thanks.html", context)
+    messages.success(request, "Thanks sent." if created else "You already thanked this entry.")
+    return redirect(entry)
 
 
 @require_POST
