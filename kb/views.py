@@ -31,6 +31,14 @@ def case_ref(request: HttpRequest) -> str:
     return value if actions.CASE_REF_RE.match(value) else ""
 
 
+def refuse(request: HttpRequest, entry: Entry, message: str) -> HttpResponse:
+    """A refused one-click action: the message alone for htmx, else back to the entry."""
+    if is_htmx(request):
+        return HttpResponse(message, status=400)
+    messages.error(request, message)
+    return redirect(entry)
+
+
 def visible_entry(request: HttpRequest, pk: int) -> Entry:
     """The entry, or 404 when it does not exist or is someone else's draft."""
     queryset = Entry.objects.visible_to(request.user).select_related("author", "owner")
@@ -126,11 +134,7 @@ def entry_thanks(request: HttpRequest, pk: int) -> HttpResponse:
             entry=entry, user=request.user, note=request.POST.get("note", "")
         )
     except ValidationError as error:
-        message = error.message_dict["note"][0]
-        if is_htmx(request):
-            return HttpResponse(message, status=400)
-        messages.error(request, message)
-        return redirect(entry)
+        return refuse(request, entry, error.message_dict["note"][0])
     if is_htmx(request):
         context = {"entry": entry, **thanks_context(entry, request.user)}
         return render(request, "kb/_thanks.html", context)
@@ -150,11 +154,7 @@ def entry_reuse(request: HttpRequest, pk: int) -> HttpResponse:
             query=request.POST.get("q", ""),
         )
     except ValidationError as error:
-        message = error.message_dict["case"][0]
-        if is_htmx(request):
-            return HttpResponse(message, status=400)
-        messages.error(request, message)
-        return redirect(entry)
+        return refuse(request, entry, error.message_dict["case"][0])
     usage = reports.reuse_stats([entry.pk])[entry.pk]
     if is_htmx(request):
         context = {
