@@ -12,7 +12,15 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from kb import actions, reports, search
 from kb.diff import diff_fields, diff_revisions, fields_of
-from kb.forms import CaptureForm, CompareForm, EditForm, RestoreForm, SearchForm, StateForm
+from kb.forms import (
+    MAX_PAGE,
+    CaptureForm,
+    CompareForm,
+    EditForm,
+    RestoreForm,
+    SearchForm,
+    StateForm,
+)
 from kb.markdown import render_markdown
 from kb.models import ANSWER_MAX_LENGTH, Entry, SynonymGroup
 from kb.permissions import can_supervise, supervisor_required
@@ -74,7 +82,8 @@ def search_page(request: HttpRequest) -> HttpResponse:
     if results is not None:
         page = context["page"]
         context["previous_page"] = page - 1 if page > 1 else None
-        context["next_page"] = page + 1 if results.total > page * PAGE_SIZE else None
+        more = results.total > page * PAGE_SIZE and page < MAX_PAGE
+        context["next_page"] = page + 1 if more else None
     elif status == 200:
         context["recent"] = reports.recent_entries(request.user)
         context["popular_tags"] = reports.popular_tags()

@@ -7,6 +7,7 @@ from html import unescape
 
 import pytest
 
+from kb import views
 from tests.helpers import page_text
 
 pytestmark = pytest.mark.django_db
@@ -387,3 +388,17 @@ def test_search_page_says_what_the_keys_do(rep_client, entry):
     text = page_text(rep_client.get("/search/", {"q": "broadband"}))
 
     assert "↓ ↑ move · Enter opens · Esc clears" in text
+
+
+def test_search_last_allowed_page_offers_no_further_page(rep_client, make_entry, monkeypatch):
+    """More results than pages allow: the last page must not link to a refused one."""
+    for n in range(3):
+        make_entry(question=f"Router fault {n}", answer="Reboot.")
+    monkeypatch.setattr(views, "PAGE_SIZE", 1)
+    monkeypatch.setattr(views, "MAX_PAGE", 2)
+
+    response = rep_client.get("/search/", {"q": "router", "page": 2})
+
+    assert response.status_code == 200
+    assert len(result_questions(response)) == 1
+    assert "page=3" not in response.content.decode()
