@@ -80,6 +80,11 @@ class EntryContent:
     def revision_fields(self) -> dict:
         return {**{name: getattr(self, name) for name in CONTENT_FIELDS}, "tags": self.tags}
 
+    def same_as(self, other: EntryContent) -> bool:
+        """Whether saving ``other`` would change nothing a person wrote (tag order aside)."""
+        written = all(getattr(self, name) == getattr(other, name) for name in CONTENT_FIELDS)
+        return written and sorted(self.tags) == sorted(other.tags)
+
     def clean(self, *, keep_question: str | None = None, imported: bool = False) -> EntryContent:
         """Normalised and validated, or ``ValidationError`` with a message per field.
 
@@ -206,8 +211,7 @@ def edit_entry(
     content = content.clean(keep_question=current.question)
     if current.version != base_version:
         raise EditConflict(current, base_version)
-    before = EntryContent.of(current)
-    if before.fields() == content.fields() and sorted(before.tags) == sorted(content.tags):
+    if EntryContent.of(current).same_as(content):
         return current
     now = at or timezone.now()
     with transaction.atomic():
