@@ -134,3 +134,17 @@ def test_seed_demo_twice_keeps_a_changed_password(seeded):
     rep1.refresh_from_db()
     assert rep1.check_password("my-own-secret-99")
     assert not rep1.check_password(DEMO_PASSWORD)
+
+
+def test_index_of_an_older_schema_is_recreated_and_refilled(search_index, rep, make_entry):
+    """After an upgrade changes the index fields, the old index is replaced, not misread."""
+    entry = make_entry(question="Router lights flashing amber", answer="Check the cable.")
+    search.reset_backend()
+    (search_index / "floorbook-schema-version").write_text("0")
+
+    assert search.search("amber", user=rep).total == 0
+    out = io.StringIO()
+    call_command("rebuild_index", "--if-empty", stdout=out)
+
+    assert "Indexed 1 entry" in out.getvalue()
+    assert [r.entry.pk for r in search.search("amber", user=rep).results] == [entry.pk]
