@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from datetime import UTC, datetime
@@ -366,6 +367,17 @@ def test_import_non_utf8_file_is_a_clear_error(tmp_path, db):
 # -- export ------------------------------------------------------------------------
 
 
+def revise(entry, editor, summary: str, **changes):
+    """Save a new revision of ``entry`` that changes only ``changes``."""
+    return actions.edit_entry(
+        entry=entry,
+        editor=editor,
+        base_version=entry.version,
+        content=dataclasses.replace(EntryContent.of(entry), **changes),
+        summary=summary,
+    )
+
+
 @pytest.fixture
 def edited_entry(make_entry, rep, supervisor):
     entry = make_entry(
@@ -375,18 +387,8 @@ def edited_entry(make_entry, rep, supervisor):
         environment="Hub 4",
         cause="Faulty PSU",
     )
-    entry = actions.edit_entry(
-        entry=entry,
-        editor=supervisor,
-        base_version=entry.version,
-        content=EntryContent(
-            question=entry.question,
-            answer="Swap the power supply.",
-            tags=["broadband"],
-            environment="Hub 4",
-            cause="Faulty PSU",
-        ),
-        summary="Swap, not check",
+    entry = revise(
+        entry, supervisor, "Swap, not check", answer="Swap the power supply.", tags=["broadband"]
     )
     return actions.change_state(
         entry=entry, actor=supervisor, state="validated", base_version=entry.version
@@ -504,18 +506,12 @@ def floor(make_entry, rep, other_rep, supervisor):
         environment="Fibre 500",
         cause="Line noise",
     )
-    edited = actions.edit_entry(
-        entry=edited,
-        editor=other_rep,
-        base_version=edited.version,
-        content=EntryContent(
-            question="Broadband drops every evening",
-            answer="Run the line test, then book an engineer.",
-            tags=["broadband", "faults", "engineers"],
-            environment="Fibre 500",
-            cause="Line noise",
-        ),
-        summary="Engineer step",
+    edited = revise(
+        edited,
+        other_rep,
+        "Engineer step",
+        answer="Run the line test, then book an engineer.",
+        tags=["broadband", "faults", "engineers"],
     )
     edited = actions.change_state(
         entry=edited,
