@@ -27,11 +27,14 @@ from kb.models import (
     CONTEXT_MAX_LENGTH,
     QUESTION_MAX_LENGTH,
     QUESTION_STORED_MAX_LENGTH,
+    REVIEW_INTERVAL_DAYS,
     SUMMARY_MAX_LENGTH,
     THANKS_NOTE_MAX_LENGTH,
     Entry,
+    Notification,
     Reuse,
     Revision,
+    SearchEvent,
     SynonymGroup,
     TaggedEntry,
     Thanks,
@@ -165,6 +168,16 @@ def _snapshot(entry: Entry, *, editor, summary: str, at: datetime, restored_from
     )
 
 
+def _review_dates(state: str, *, created_at: datetime, changed_at: datetime) -> dict:
+    """When an entry that arrives in ``state`` was published and is next due for review."""
+    if state not in (Entry.State.PUBLISHED, Entry.State.VALIDATED):
+        return {}
+    return {
+        "published_at": created_at,
+        "review_due_at": changed_at + timedelta(days=REVIEW_INTERVAL_DAYS),
+    }
+
+
 def capture_entry(
     *,
     author,
@@ -185,6 +198,7 @@ def capture_entry(
             owner=author,
             created_at=now,
             updated_at=now,
+            **_review_dates(state, created_at=now, changed_at=now),
         )
         entry.tags.set(content.tags)
         _snapshot(entry, editor=author, summary="Created", at=now)
@@ -222,11 +236,35 @@ def edit_entry(
         )
         if not updated:
             raise EditConflict(Entry.objects.get(pk=entry.pk), base_version)
-        entry = Entry.objects.get(pk=entry.pk)
+        entry = Entry.objects.select_related("owner").get(pk=entry.pk)
         entry.tags.set(content.tags)
         _snapshot(entry, editor=editor, summary=summary, at=now, restored_from=restored_from)
+        _tell_about_edit(entry, editor=editor, at=now)
         search.index_after_commit([entry.pk])
     return entry
+
+
+def _tell_about_edit(entry: Entry, *, editor, at: datetime) -> None:
+    """The owner hears that someone else edited their entry; watchers that it changed."""
+    name = editor.get_username() if editor else "Someone"
+    if entry.owner:
+        notify(
+            [entry.owner],
+            kind=Notification.Kind.ENTRY_EDITED,
+            actor=editor,
+            text=f"{name} edited your entry “{_short(entry.question)}”.",
+            entry=entry,
+            at=at,
+        )
+    watchers = get_user_model().objects.filter(watches__entry=entry).exclude(pk=entry.owner_id)
+    notify(
+        watchers,
+        kind=Notification.Kind.WATCHED_CHANGED,
+        actor=editor,
+        text=f"{name} changed “{_short(entry.question)}”, which you watch.",
+        entry=entry,
+        at=at,
+    )
 
 
 def restore_revision(*, entry: Entry, revision: Revision, editor, base_version: int) -> Entry:
@@ -263,16 +301,41 @@ def change_state(
     now = at or timezone.now()
     with transaction.atomic():
         updated = Entry.objects.filter(pk=entry.pk, version=base_version).update(
-            state=state, version=F("version") + 1, updated_at=now
+            state=state,
+            version=F("version") + 1,
+            updated_at=now,
+            **_state_dates(entry, state, actor=actor, at=now),
         )
         if not updated:
             raise EditConflict(Entry.objects.get(pk=entry.pk), base_version)
         previous = entry.get_state_display()
-        entry = Entry.objects.get(pk=entry.pk)
+        entry = Entry.objects.select_related("owner").get(pk=entry.pk)
         summary = f"{previous} → {entry.get_state_display()}"
         _snapshot(entry, editor=actor, summary=summary, at=now)
+        if state == Entry.State.VALIDATED and entry.owner:
+            notify(
+                [entry.owner],
+                kind=Notification.Kind.ENTRY_VALIDATED,
+                actor=actor,
+                text=f"{actor.get_username()} validated “{_short(entry.question)}”.",
+                entry=entry,
+                at=now,
+            )
         search.index_after_commit([entry.pk])
     return entry
+
+
+def _state_dates(entry: Entry, state: str, *, actor, at: datetime) -> dict:
+    """Publishing starts the review clock; validating records who and when and restarts it."""
+    dates = {}
+    if state in (Entry.State.PUBLISHED, Entry.State.VALIDATED):
+        if entry.published_at is None:
+            dates["published_at"] = at
+        if state == Entry.State.VALIDATED or entry.review_due_at is None:
+            dates["review_due_at"] = at + timedelta(days=entry.review_interval_days)
+    if state == Entry.State.VALIDATED:
+        dates.update(validated_at=at, validated_by=actor)
+    return dates
 
 
 REUSE_REPEAT_WINDOW = timedelta(minutes=15)
@@ -288,11 +351,14 @@ def counted_reuse(*, entry: Entry, user, case_ref: str, at: datetime) -> Reuse |
     return earlier.filter(user=user, case_ref="", created_at__gte=recent).first()
 
 
-def record_reuse(*, entry: Entry, user, case_ref: str = "", query: str = "") -> tuple[Reuse, bool]:
+def record_reuse(
+    *, entry: Entry, user, case_ref: str = "", query: str = "", search_event_id: int | None = None
+) -> tuple[Reuse, bool]:
     """Count that ``entry`` helped on a call; returns the reuse and whether it is new.
 
     A call counts once: a second click for the same case reference, or without one
-    by the same person within REUSE_REPEAT_WINDOW, returns the first reuse.
+    by the same person within REUSE_REPEAT_WINDOW, returns the first reuse. The
+    person's search that led here (``search_event_id``) is marked as followed by a reuse.
     """
     case_ref = (case_ref or "").strip()
     if case_ref and not CASE_REF_RE.match(case_ref):
@@ -306,11 +372,26 @@ def record_reuse(*, entry: Entry, user, case_ref: str = "", query: str = "") -> 
     now = timezone.now()
     if first := counted_reuse(entry=entry, user=user, case_ref=case_ref, at=now):
         return first, False
+    event = (
+        SearchEvent.objects.filter(pk=search_event_id, user=user).first()
+        if search_event_id
+        else None
+    )
     try:
         with transaction.atomic():
             reuse = Reuse.objects.create(
-                entry=entry, user=user, case_ref=case_ref, query=query, created_at=now
+                entry=entry,
+                user=user,
+                case_ref=case_ref,
+                query=query or (event.query if event else ""),
+                search_event=event,
+                created_at=now,
             )
+            if event:
+                SearchEvent.objects.filter(pk=event.pk).update(reused=True)
+                SearchEvent.objects.filter(pk=event.pk, opened_entry=None).update(
+                    opened_entry=entry
+                )
     except IntegrityError:  # the same case recorded by someone else a moment ago
         return Reuse.objects.get(entry=entry, case_ref=case_ref), False
     return reuse, True
@@ -328,14 +409,38 @@ def thank_entry(*, entry: Entry, user, note: str = "") -> tuple[Thanks, bool]:
         )
     if earlier := Thanks.objects.filter(entry=entry, from_user=user).first():
         return earlier, False
+    now = timezone.now()
     try:
         with transaction.atomic():
-            thanks = Thanks.objects.create(
-                entry=entry, from_user=user, note=note, created_at=timezone.now()
+            thanks = Thanks.objects.create(entry=entry, from_user=user, note=note, created_at=now)
+            quoted = f": “{note}”" if note else "."
+            notify(
+                credited_people(entry),
+                kind=Notification.Kind.ENTRY_THANKED,
+                actor=user,
+                text=f"{user.get_username()} thanked you for “{_short(entry.question)}”{quoted}",
+                entry=entry,
+                at=now,
             )
     except IntegrityError:  # a double click racing itself
         return Thanks.objects.get(entry=entry, from_user=user), False
     return thanks, True
+
+
+THANKED_EDITORS = 3
+
+
+def credited_people(entry: Entry) -> list:
+    """Who a thanks is for: the author and the people behind the last few revisions."""
+    User = get_user_model()
+    editor_ids = list(
+        entry.revisions.exclude(editor=None)
+        .order_by("-number")
+        .values_list("editor_id", flat=True)[: THANKED_EDITORS * 4]
+    )
+    ids = list(dict.fromkeys([entry.author_id, *editor_ids]))
+    ids = [pk for pk in ids if pk is not None][: THANKED_EDITORS + 1]
+    return list(User.objects.filter(pk__in=ids))
 
 
 MAX_SYNONYM_GROUPS = 1_000
@@ -443,6 +548,7 @@ def _imported_entry(record, users: dict, now: datetime) -> Entry:
         version=len(record.revisions) or 1,
         created_at=created,
         updated_at=updated,
+        **_review_dates(record.state, created_at=created, changed_at=updated),
     )
 
 
@@ -471,3 +577,99 @@ def _imported_revisions(entry: Entry, record, users: dict) -> list[Revision]:
         )
         for revision in record.revisions
     ]
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def notify(
+    recipients: Iterable,
+    *,
+    kind: str,
+    actor,
+    text: str,
+    entry: Entry | None = None,
+    question=None,
+    at: datetime | None = None,
+) -> list[Notification]:
+    """Put one line in each recipient's inbox; nobody is told about their own action,
+    and people who have left (inactive) are not told at all."""
+    actor_id = actor.pk if actor else None
+    people = {p.pk: p for p in recipients if p and p.is_active and p.pk != actor_id}
+    now = at or timezone.now()
+    return Notification.objects.bulk_create(
+        Notification(
+            recipient=person,
+            kind=kind,
+            actor=actor,
+            text=text[:300],
+            entry=entry,
+            question=question,
+            created_at=now,
+        )
+        for person in people.values()
+    )
+
+
+def mark_read(*, user, ids: Iterable[int] | None = None) -> int:
+    """Mark some (or, with ``ids=None``, all) of a person's notifications read."""
+    unread = Notification.objects.filter(recipient=user, read_at=None)
+    if ids is not None:
+        unread = unread.filter(pk__in=list(ids))
+    return unread.update(read_at=timezone.now())
+
+
+SEARCH_COALESCE_WINDOW = timedelta(seconds=60)
+
+
+def log_search(
+    *, user, text: str, result_count: int, source: str = SearchEvent.Source.PAGE
+) -> SearchEvent:
+    """Record a search someone ran (see DESIGN.md, "Search event").
+
+    Search as you type sends a request at every pause: "reset", "reset rou", "reset
+    router". Those are one search, so a query that extends or shortens the same person's
+    previous one, within a minute and before they opened anything, updates that event
+    instead of adding another. What they typed last is what is kept.
+    """
+    query = " ".join((text or "").split())[: search.MAX_QUERY_LENGTH]
+    now = timezone.now()
+    normalized = search.normalise_query(query)
+    previous = (
+        SearchEvent.objects.filter(
+            user=user, source=source, created_at__gte=now - SEARCH_COALESCE_WINDOW
+        )
+        .only("pk", "query", "opened_entry_id", "reused")
+        .first()
+    )
+    if previous and _same_search(previous, query):
+        SearchEvent.objects.filter(pk=previous.pk).update(
+            query=query, normalized=normalized, result_count=result_count, created_at=now
+        )
+        previous.query, previous.normalized, previous.result_count = query, normalized, result_count
+        previous.created_at = now
+        return previous
+    return SearchEvent.objects.create(
+        user=user,
+        query=query,
+        normalized=normalized,
+        result_count=result_count,
+        source=source,
+        created_at=now,
+    )
+
+
+def _same_search(previous: SearchEvent, query: str) -> bool:
+    if previous.opened_entry_id or previous.reused:
+        return False
+    old, new = previous.query.lower(), query.lower()
+    return new.startswith(old) or old.startswith(new)
+
+
+def search_opened(*, event_id: int | None, user, entry: Entry) -> None:
+    """A result of the person's own search was opened; keep the first one opened."""
+    if event_id:
+        SearchEvent.objects.filter(pk=event_id, user=user, opened_entry=None).update(
+            opened_entry=entry
+        )

@@ -7,9 +7,10 @@ from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
-from kb import search
+from kb import actions, search
 from kb.actions import MAX_TAGS, TAG_MAX_LENGTH
 from kb.forms import SearchForm
+from kb.models import SearchEvent
 
 MAX_LIMIT = 100
 
@@ -59,6 +60,13 @@ def search_api(request: HttpRequest) -> JsonResponse:
         offset=(page - 1) * limit,
         exact=form.cleaned_data["exact"],
     )
+    if page == 1:
+        actions.log_search(
+            user=request.user,
+            text=form.cleaned_data["q"],
+            result_count=found.total,
+            source=SearchEvent.Source.API,
+        )
     return JsonResponse(
         {
             "query": found.query.text,

@@ -17,6 +17,7 @@ QUESTION_STORED_MAX_LENGTH = 1_000
 ANSWER_MAX_LENGTH = 50_000
 CONTEXT_MAX_LENGTH = 5_000
 SUMMARY_MAX_LENGTH = 200
+REVIEW_INTERVAL_DAYS = 180  # KCS: a usable entry is looked at again after this long
 
 
 class EntryQuerySet(models.QuerySet):
@@ -75,6 +76,25 @@ class Entry(models.Model):
     )
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
+    published_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the entry first became usable (published)."
+    )
+    validated_at = models.DateTimeField(null=True, blank=True)
+    validated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    review_interval_days = models.PositiveSmallIntegerField(
+        default=REVIEW_INTERVAL_DAYS, help_text="How often this entry is due for a review."
+    )
+    review_due_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Next review date: set when published or validated, plus the interval.",
+    )
 
     tags = TaggableManager(through=TaggedEntry, blank=True)
 
@@ -83,7 +103,10 @@ class Entry(models.Model):
     class Meta:
         verbose_name_plural = "entries"
         ordering = ["-updated_at"]
-        indexes = [models.Index(fields=["state", "-updated_at"])]
+        indexes = [
+            models.Index(fields=["state", "-updated_at"]),
+            models.Index(fields=["state", "review_due_at"]),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(state__in=["draft", "published", "validated", "archived"]),
@@ -172,11 +195,17 @@ class Reuse(models.Model):
     )
     case_ref = models.CharField(max_length=CASE_REF_MAX_LENGTH, blank=True)
     query = models.CharField(max_length=500, blank=True, help_text="The search that led here.")
+    search_event = models.ForeignKey(
+        "SearchEvent", null=True, blank=True, on_delete=models.SET_NULL, related_name="reuses"
+    )
     created_at = models.DateTimeField()
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["entry", "-created_at"])]
+        indexes = [
+            models.Index(fields=["entry", "-created_at"]),
+            models.Index(fields=["created_at"]),
+        ]
         constraints = [
             # One reuse per entry and case: a second click for the same call does not count.
             models.UniqueConstraint(
@@ -212,3 +241,252 @@ class Thanks(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_user_id} thanked #{self.entry_id}"
+
+
+class SearchEvent(models.Model):
+    """One search a person ran, and what followed: the entry opened, whether it was reused.
+
+    ``normalized`` is the query reduced to its sorted distinct stems (and tag filters), so
+    "reset router", "router reset" and "how do I reset my router" are one gap.
+    """
+
+    class Source(models.TextChoices):
+        PAGE = "page", "Search page"
+        API = "api", "API"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="search_events",
+    )
+    query = models.CharField(max_length=500)
+    normalized = models.CharField(max_length=500, blank=True)
+    result_count = models.PositiveIntegerField()
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.PAGE)
+    opened_entry = models.ForeignKey(
+        Entry, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reused = models.BooleanField(default=False)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["created_at"]),
+            models.Index(fields=["user", "-created_at"]),
+            models.Index(fields=["normalized", "created_at"]),
+            models.Index(fields=["result_count", "created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.query!r} ({self.result_count} results)"
+
+
+QUESTION_DETAILS_MAX_LENGTH = 2_000
+
+
+class Question(models.Model):
+    """A question someone asked the floor and nobody has answered yet ("ask the floor")."""
+
+    class State(models.TextChoices):
+        OPEN = "open", "Open"
+        ANSWERED = "answered", "Answered"
+        CLOSED = "closed", "Closed by the asker"
+
+    text = models.CharField(max_length=QUESTION_MAX_LENGTH)
+    details = models.TextField(blank=True, max_length=QUESTION_DETAILS_MAX_LENGTH)
+    normalized = models.CharField(max_length=500, blank=True, db_index=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.OPEN)
+    asked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="questions_asked",
+    )
+    created_at = models.DateTimeField()
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="questions_assigned",
+    )
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    answer_entry = models.ForeignKey(
+        Entry,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="answered_questions",
+    )
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="questions_answered",
+    )
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["state", "created_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(state__in=["open", "answered", "closed"]), name="question_state_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(state="open") | Q(answered_at__isnull=False),
+                name="question_resolved_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.text
+
+    def get_absolute_url(self) -> str:
+        return reverse("kb:question", args=[self.pk])
+
+
+FLAG_COMMENT_MAX_LENGTH = 1_000
+
+
+class Flag(models.Model):
+    """A reason an entry needs attention ("flag it or fix it"), raised by anyone,
+    resolved by an edit (linking its revision) or dismissed by a supervisor."""
+
+    class Reason(models.TextChoices):
+        WRONG = "wrong", "Wrong"
+        OUTDATED = "outdated", "Outdated"
+        UNCLEAR = "unclear", "Unclear"
+        DUPLICATE = "duplicate", "Duplicate"
+
+    class State(models.TextChoices):
+        OPEN = "open", "Open"
+        RESOLVED = "resolved", "Resolved by an edit"
+        DISMISSED = "dismissed", "Dismissed"
+
+    entry = models.ForeignKey(Entry, on_delete=models.CASCADE, related_name="flags")
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    duplicate_of = models.ForeignKey(
+        Entry, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    comment = models.TextField(blank=True, max_length=FLAG_COMMENT_MAX_LENGTH)
+    raised_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="flags_raised"
+    )
+    created_at = models.DateTimeField()
+    state = models.CharField(max_length=16, choices=State.choices, default=State.OPEN)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution_revision = models.ForeignKey(
+        Revision, null=True, blank=True, on_delete=models.SET_NULL, related_name="resolved_flags"
+    )
+    dismiss_reason = models.CharField(max_length=SUMMARY_MAX_LENGTH, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["state", "created_at"]),
+            models.Index(fields=["entry", "state"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(reason__in=["wrong", "outdated", "unclear", "duplicate"]),
+                name="flag_reason_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(reason="duplicate")
+                | Q(duplicate_of__isnull=False)
+                # the entry it duplicated may since have been deleted
+                | ~Q(state="open"),
+                name="flag_duplicate_names_entry",
+            ),
+            models.UniqueConstraint(
+                fields=["entry", "raised_by", "reason"],
+                condition=Q(state="open"),
+                name="flag_once_while_open",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.entry_id} flagged {self.reason}"
+
+
+class Watch(models.Model):
+    """A person following an entry: they are told when it changes."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="watches"
+    )
+    entry = models.ForeignKey(Entry, on_delete=models.CASCADE, related_name="watches")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "entry"], name="watch_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} watches #{self.entry_id}"
+
+
+class Notification(models.Model):
+    """One line in a person's inbox; ``text`` is written when it is sent."""
+
+    class Kind(models.TextChoices):
+        QUESTION_ANSWERED = "question_answered", "Your question was answered"
+        SEARCH_ANSWERED = "search_answered", "Something you searched for now has an answer"
+        QUESTION_ASSIGNED = "question_assigned", "A question was assigned to you"
+        ENTRY_FLAGGED = "entry_flagged", "Your entry was flagged"
+        FLAG_CLOSED = "flag_closed", "A flag you raised was resolved or dismissed"
+        ENTRY_THANKED = "entry_thanked", "Someone thanked you"
+        ENTRY_EDITED = "entry_edited", "Your entry was edited"
+        WATCHED_CHANGED = "watched_changed", "An entry you watch changed"
+        ENTRY_VALIDATED = "entry_validated", "Your entry was validated"
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    text = models.CharField(max_length=300)
+    entry = models.ForeignKey(Entry, null=True, blank=True, on_delete=models.CASCADE)
+    question = models.ForeignKey(Question, null=True, blank=True, on_delete=models.CASCADE)
+    created_at = models.DateTimeField()
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["recipient", "read_at", "-created_at"])]
+
+    def __str__(self) -> str:
+        return self.text
+
+    def target_url(self) -> str:
+        if self.entry_id:
+            return reverse("kb:entry", args=[self.entry_id])
+        if self.question_id:
+            return reverse("kb:question", args=[self.question_id])
+        return reverse("kb:inbox")
+
+
+class Team(models.Model):
+    """A group of reps under one supervisor, for per-team KCS measures."""
+
+    name = models.CharField(max_length=100, unique=True)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="teams")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -39,6 +39,12 @@ def case_ref(request: HttpRequest) -> str:
     return value if actions.CASE_REF_RE.match(value) else ""
 
 
+def search_event_id(request: HttpRequest) -> int | None:
+    """The logged search a click came from (``s``), carried on result links and forms."""
+    value = request.POST.get("s") or request.GET.get("s") or ""
+    return int(value) if value.isdigit() and len(value) < 19 else None
+
+
 def refuse(request: HttpRequest, entry: Entry, message: str) -> HttpResponse:
     """A refused one-click action: the message alone for htmx, else back to the entry."""
     if is_htmx(request):
@@ -56,7 +62,7 @@ def visible_entry(request: HttpRequest, pk: int) -> Entry:
 @require_GET
 def search_page(request: HttpRequest) -> HttpResponse:
     form = SearchForm(request.GET)
-    results, status = None, 200
+    results, event, status = None, None, 200
     if not form.is_valid():
         status = 400
     elif form.cleaned_data["q"]:
@@ -70,6 +76,10 @@ def search_page(request: HttpRequest) -> HttpResponse:
             facets=True,
             exact=form.cleaned_data["exact"],
         )
+        if page == 1:  # later pages are the same search, already logged
+            event = actions.log_search(
+                user=request.user, text=form.cleaned_data["q"], result_count=results.total
+            )
     context = {
         "form": form,
         # A refused search stays in the box (cut to the limit) so it can be corrected.
@@ -78,6 +88,7 @@ def search_page(request: HttpRequest) -> HttpResponse:
         "page": form.cleaned_data.get("page", 1) if form.is_valid() else 1,
         "page_size": PAGE_SIZE,
         "case": case_ref(request),
+        "search_event": event.pk if event else search_event_id(request),
     }
     if results is not None:
         page = context["page"]
@@ -97,6 +108,8 @@ def search_page(request: HttpRequest) -> HttpResponse:
 def entry_detail(request: HttpRequest, pk: int) -> HttpResponse:
     entry = visible_entry(request, pk)
     case = case_ref(request)
+    event_id = search_event_id(request)
+    actions.search_opened(event_id=event_id, user=request.user, entry=entry)
     last_revision = entry.revisions.select_related("editor").first()
     return render(
         request,
@@ -115,6 +128,7 @@ def entry_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 )
             ),
             "primary": True,
+            "search_event": event_id,
             **thanks_context(entry, request.user),
             "q": request.GET.get("q", "")[:MAX_QUERY],
         },
@@ -161,6 +175,7 @@ def entry_reuse(request: HttpRequest, pk: int) -> HttpResponse:
             user=request.user,
             case_ref=request.POST.get("case", ""),
             query=request.POST.get("q", ""),
+            search_event_id=search_event_id(request),
         )
     except ValidationError as error:
         return refuse(request, entry, error.message_dict["case"][0])
@@ -171,6 +186,7 @@ def entry_reuse(request: HttpRequest, pk: int) -> HttpResponse:
             "usage": usage,
             "used": True,
             "case": reuse.case_ref,
+            "search_event": search_event_id(request),
             "primary": request.POST.get("primary") == "1",
         }
         return render(request, "kb/_reuse_button.html", context)

@@ -123,7 +123,8 @@ def test_captured_entry_is_found_by_search_right_away(capture, rep_client):
     assert response.status_code == 200
     assert "1 answer for charged twice" in page_text(response)
     assert (
-        f'href="/entries/{Entry.objects.get().pk}/?q=charged%20twice"' in response.content.decode()
+        f'href="/entries/{Entry.objects.get().pk}/?q=charged%20twice&amp;s='
+        in response.content.decode()
     )
 
 

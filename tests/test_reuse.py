@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from kb import actions, search
-from kb.models import Reuse
+from kb.models import Reuse, SearchEvent
 from tests.helpers import page_text
 
 pytestmark = pytest.mark.django_db
@@ -111,7 +111,8 @@ def test_search_results_carry_the_case_to_the_entry_and_show_usage(rep_client, r
     response = rep_client.get("/search/", {"q": "broadband", "case": "ABC123"})
 
     html = response.content.decode()
-    assert f'href="/entries/{entry.pk}/?q=broadband&amp;case=ABC123"' in html
+    event = SearchEvent.objects.get()
+    assert f'href="/entries/{entry.pk}/?q=broadband&amp;s={event.pk}&amp;case=ABC123"' in html
     assert "used 1 time" in page_text(response)
 
 

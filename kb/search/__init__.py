@@ -3,7 +3,7 @@
 Views and actions import from here only; the backends never import views or forms.
 """
 
-from kb.search.query import MAX_QUERY_LENGTH, ParsedQuery, parse_query
+from kb.search.query import MAX_QUERY_LENGTH, ParsedQuery, normalise_query, parse_query
 from kb.search.service import (
     SearchResult,
     SearchResults,
@@ -25,6 +25,7 @@ __all__ = [
     "get_backend",
     "index_after_commit",
     "index_entries",
+    "normalise_query",
     "parse_query",
     "rebuild",
     "reset_backend",

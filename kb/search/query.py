@@ -70,3 +70,13 @@ def parse_query(text: str, *, extra_tags: tuple[str, ...] = ()) -> ParsedQuery:
         phrases=phrases,
         tags=list(dict.fromkeys(t for t in tags if t)),
     )
+
+
+def normalise_query(text: str) -> str:
+    """A query reduced to what it asks for: its distinct stems, sorted, and its tag
+    filters. "reset router", "router reset" and "how do I reset my router" all become
+    "reset router", so the gaps report counts them as one search."""
+    parsed = parse_query(text)
+    stems_ = sorted(set(parsed.sequence).union(*parsed.phrases))
+    tags = sorted(f"tag:{tag}" for tag in parsed.tags)
+    return " ".join(stems_ + tags)[:MAX_QUERY_LENGTH]
