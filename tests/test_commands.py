@@ -7,11 +7,21 @@ import io
 import pytest
 from django.contrib.auth.models import Group, User
 from django.core.management import call_command
-from django.db.models import Count
+from django.db.models import Count, F, Q
+from django.utils import timezone
 
 from kb import actions, search
 from kb.actions import EntryContent
-from kb.models import Entry, Revision
+from kb.models import (
+    Entry,
+    Flag,
+    Notification,
+    Question,
+    Reuse,
+    Revision,
+    SearchEvent,
+    Team,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -116,12 +126,41 @@ def test_seed_demo_prints_the_logins(seeded):
 
 
 def test_seed_demo_twice_creates_nothing_more(seeded):
-    counts = (Entry.objects.count(), Revision.objects.count(), User.objects.count())
+    def counts():
+        models = (Entry, Revision, User, SearchEvent, Reuse, Flag, Question, Notification)
+        return [model.objects.count() for model in models]
 
+    before = counts()
     output = run("seed_demo")
 
     assert "Demo entries already loaded." in output
-    assert (Entry.objects.count(), Revision.objects.count(), User.objects.count()) == counts
+    assert counts() == before
+
+
+def test_seed_demo_adds_weeks_of_history_for_every_review_page(seeded):
+    """Every page of the gaps review, measures, profiles and the inbox has real data."""
+    assert "weeks of history" in seeded
+    events = SearchEvent.objects.all()
+    assert events.count() > 500
+    assert events.filter(result_count=0).exists()
+    assert events.filter(result_count__gt=0, reused=False).exists()
+    gap = events.filter(normalized="nat xbox")
+    assert gap.count() >= 3 and gap.filter(query="why is my xbox nat").exists()
+    assert gap.aggregate(n=Count("result_count", filter=Q(result_count__gt=0)))["n"] == 0
+    reuses = Reuse.objects.all()
+    assert reuses.filter(search_event__reused=True).count() == reuses.count() > 100
+    assert reuses.exclude(case_ref="").exists() and reuses.filter(case_ref="").exists()
+    assert events.dates("created_at", "week").count() >= 4
+    assert Flag.objects.filter(state="open").count() >= 3
+    assert Flag.objects.filter(state="resolved", resolution_revision__isnull=False).exists()
+    assert Question.objects.filter(state="open").count() >= 3
+    assert Question.objects.filter(state="answered", answer_entry__isnull=False).exists()
+    assert Entry.objects.filter(owner__is_active=False).count() == 3
+    assert Entry.objects.filter(review_due_at__lt=timezone.now()).exists()
+    assert Notification.objects.filter(read_at=None).exists()
+    assert Team.objects.count() == 2
+    improvers = Revision.objects.filter(number__gt=1).exclude(editor=F("entry__author"))
+    assert improvers.values("editor").distinct().count() >= 4
 
 
 def test_seed_demo_twice_keeps_a_changed_password(seeded):
@@ -148,3 +187,30 @@ def test_index_of_an_older_schema_is_recreated_and_refilled(search_index, rep, m
 
     assert "Indexed 1 entry" in out.getvalue()
     assert [r.entry.pk for r in search.search("amber", user=rep).results] == [entry.pk]
+
+
+def test_deferred_indexing_indexes_every_write_once_the_block_ends(rep):
+    with search.indexing_deferred():
+        first = actions.capture_entry(
+            author=rep, content=EntryContent(question="Amber router light", answer="Cable.")
+        )
+        actions.edit_entry(
+            entry=first,
+            editor=rep,
+            base_version=first.version,
+            content=EntryContent(question="Amber router light", answer="Check the cable."),
+        )
+        assert search.search("amber", user=rep).total == 0
+
+    assert [r.entry.pk for r in search.search("amber", user=rep).results] == [first.pk]
+    assert "cable" in str(search.search("check cable", user=rep).results[0].snippet_html)
+
+
+def test_deferred_indexing_indexes_nothing_when_the_block_fails(rep):
+    with pytest.raises(RuntimeError), search.indexing_deferred():
+        actions.capture_entry(
+            author=rep, content=EntryContent(question="Amber router light", answer="Cable.")
+        )
+        raise RuntimeError("the seed failed half way")
+
+    assert search.search("amber", user=rep).total == 0

@@ -6,6 +6,8 @@ import logging
 import re
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from functools import cache
 from itertools import islice
@@ -84,6 +86,11 @@ def index_entries(entry_ids: Iterable[int], *, new: bool = False, progress=None)
     return backend.index_documents(documents(), new=new, bulk=len(entry_ids) > BULK_THRESHOLD)
 
 
+_deferred: ContextVar[list[tuple[list[int], bool]] | None] = ContextVar(
+    "kb_deferred_indexing", default=None
+)
+
+
 def index_after_commit(entry_ids: Iterable[int], *, new: bool = False) -> None:
     """Index once the surrounding transaction commits.
 
@@ -91,7 +98,32 @@ def index_after_commit(entry_ids: Iterable[int], *, new: bool = False) -> None:
     ``rebuild_index`` repairs the index from the database.
     """
     entry_ids = list(entry_ids)
+    if (deferred := _deferred.get()) is not None:
+        deferred.append((entry_ids, new))
+        return
     transaction.on_commit(lambda: index_entries(entry_ids, new=new), robust=True)
+
+
+@contextmanager
+def indexing_deferred() -> Iterator[None]:
+    """Collect the indexing of many writes and do it in one go when the block ends.
+
+    For commands that write many entries (the demo seed): one index commit instead of
+    one per entry. Wrap the whole transaction, so the block ends after the commit; if it
+    raises, nothing is indexed (``rebuild_index`` makes the index match the database).
+    """
+    token = _deferred.set([])
+    try:
+        yield
+        pending = _deferred.get()
+    finally:
+        _deferred.reset(token)
+    new_ids = [pk for ids, new in pending if new for pk in ids]
+    changed = {pk for ids, new in pending if not new for pk in ids}
+    if new_only := [pk for pk in new_ids if pk not in changed]:
+        index_entries(new_only, new=True)
+    if changed:
+        index_entries(sorted(changed))
 
 
 def rebuild(*, progress=None) -> int:

@@ -11,3 +11,40 @@ register = template.Library()
 @register.filter(name="markdown")
 def markdown_filter(text: str) -> SafeString:
     return render_markdown(text)
+
+
+CHART_WIDTH, CHART_HEIGHT, CHART_GAP = 320, 80, 2
+
+
+@register.inclusion_tag("kb/_bar_chart.html")
+def bar_chart(series, *, label: str, unit: str = "") -> dict:
+    """A small bar chart as inline SVG, drawn on the server (no scripts, works offline).
+
+    ``series`` is a list of ``(start_date, value)`` pairs, oldest first, one per bar; the
+    same figures are given as a table for screen readers.
+    """
+    points = list(series)
+    # A week may have no figure at all (a rate with nothing to divide): no bar, "no data".
+    top = max((value for _, value in points if value is not None), default=0) or 1
+    width = CHART_WIDTH / max(len(points), 1)
+    bars = []
+    for index, (start, value) in enumerate(points):
+        height = round(value / top * (CHART_HEIGHT - 14), 1) if value else 0
+        bars.append(
+            {
+                "x": round(index * width + CHART_GAP / 2, 1),
+                "y": round(CHART_HEIGHT - height, 1),
+                "width": round(max(width - CHART_GAP, 1), 1),
+                "height": height,
+                "start": start,
+                "value": value,
+            }
+        )
+    return {
+        "bars": bars,
+        "label": label,
+        "unit": unit,
+        "top": top,
+        "chart_width": CHART_WIDTH,
+        "chart_height": CHART_HEIGHT,
+    }

@@ -1,4 +1,4 @@
-"""Load the demo floor: three people and a few dozen entries with history.
+"""Load the demo floor: its people, a few dozen entries, and a few weeks of history.
 
 Idempotent: people and entries that already exist are left as they are, so running it
 again (as ``make run`` does) adds nothing twice.
@@ -10,21 +10,29 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from kb import actions
+from kb import actions, search
 from kb.actions import EntryContent
-from kb.models import Entry, SynonymGroup
+from kb.demo.history import WEEKS, seed_history
+from kb.models import Entry, SearchEvent, SynonymGroup
 
 DEMO_PASSWORD = "floorbook-demo"
 DEMO_PEOPLE = [
     ("rep1", "Reps", "Riley", "Adams"),
     ("rep2", "Reps", "Jordan", "Okafor"),
     ("supervisor", "Supervisors", "Sam", "Patel"),
+    ("rep3", "Reps", "Priya", "Shah"),
+    ("rep4", "Reps", "Marco", "Rossi"),
+    ("rep5", "Reps", "Ana", "Lima"),
+    ("rep6", "Reps", "Tom", "Becker"),
 ]
+FORMER_REP = ("lee", "Reps", "Lee", "Morgan")  # has left: their entries are orphaned
+PRINTED_LOGINS = 3  # rep1, rep2, supervisor; rep3..rep6 exist to make the floor real
 DEMO_ENTRIES = Path(__file__).resolve().parents[2] / "demo" / "entries.json"
 DEMO_SYNONYMS = "wifi, wi-fi, wireless\nsim, sim card\nbill, invoice, statement\nrouter, hub"
 
@@ -33,7 +41,7 @@ class Command(BaseCommand):
     help = "Create the demo users and entries (safe to run again: nothing is duplicated)."
 
     def handle(self, *args, **options):
-        with transaction.atomic():
+        with search.indexing_deferred(), transaction.atomic():
             people = self.ensure_people()
             created = self.load_entries(people)
             if not SynonymGroup.objects.exists():
@@ -42,18 +50,31 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS(f"Loaded {created} demo entries."))
         else:
             self.stdout.write("Demo entries already loaded.")
+        if not SearchEvent.objects.exists():
+            with search.indexing_deferred(), transaction.atomic():
+                added = seed_history(people, now=timezone.now())
+            summary = ", ".join(f"{count} {kind}" for kind, count in added.items())
+            self.stdout.write(self.style.SUCCESS(f"Added {WEEKS} weeks of history: {summary}."))
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
-        for username, group, *_ in DEMO_PEOPLE:
+        for username, group, *_ in DEMO_PEOPLE[:PRINTED_LOGINS]:
             self.stdout.write(f"  {username:<11} {group}")
+        others = ", ".join(username for username, *_ in DEMO_PEOPLE[PRINTED_LOGINS:])
+        self.stdout.write(f"  (more reps: {others})")
 
     def ensure_people(self) -> dict[str, User]:
         people = {}
-        for username, group, first, last in DEMO_PEOPLE:
+        password = make_password(DEMO_PASSWORD)  # hashing is slow by design: once for all
+        for username, group, first, last in [*DEMO_PEOPLE, FORMER_REP]:
             user, created = User.objects.get_or_create(
-                username=username, defaults={"first_name": first, "last_name": last}
+                username=username,
+                defaults={
+                    "first_name": first,
+                    "last_name": last,
+                    "is_active": username != FORMER_REP[0],
+                },
             )
             if created:
-                user.set_password(DEMO_PASSWORD)
+                user.password = password
                 user.save(update_fields=["password"])
                 user.groups.add(Group.objects.get(name=group))
             people[username] = user
