@@ -1,8 +1,10 @@
-"""Measure search speed on a fresh site: ``make bench``.
+"""Measure search speed and review pages on a fresh site: ``make bench``.
 
 For each size, builds a new site in a temporary data dir (migrate, import N entries),
 then measures search latency through the JSON API's code path and the time from
-saving an entry to finding it. Prints figures; asserts nothing.
+saving an entry to finding it. At ``--review-size`` entries it then adds a busy floor's
+history (100,000 searches and what followed) and times the supervisor and people pages.
+Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -32,24 +34,109 @@ class Command(BaseCommand):
             "--sizes", default="10000", help="Comma-separated entry counts (default 10000)."
         )
         parser.add_argument("--queries", type=int, default=500, help="Searches per size.")
+        parser.add_argument(
+            "--review-size",
+            type=int,
+            default=10_000,
+            help="At this size also time the review pages over 100,000 searches (0: never).",
+        )
         parser.add_argument("--measure", action="store_true", help="(internal) measure here.")
+        parser.add_argument(
+            "--measure-review", action="store_true", help="(internal) time review pages here."
+        )
 
-    def handle(self, *args, sizes: str, queries: int, measure: bool, **options):
+    def handle(
+        self,
+        *args,
+        sizes: str,
+        queries: int,
+        review_size: int,
+        measure: bool,
+        measure_review: bool,
+        **options,
+    ):
         if measure:
             self.stdout.write(json.dumps(self.measure(queries)))
             return
-        rows = [self.run_size(int(size), queries) for size in sizes.split(",")]
+        if measure_review:
+            self.stdout.write(json.dumps(self.measure_review()))
+            return
+        rows, review = [], None
+        for size in (int(size) for size in sizes.split(",")):
+            row, pages = self.run_size(size, queries, review=size == review_size)
+            rows.append(row)
+            review = pages or review
         self.print_table(rows, queries)
+        if review:
+            self.print_review(review, review_size)
 
-    def run_size(self, size: int, queries: int) -> dict:
+    def run_size(self, size: int, queries: int, *, review: bool) -> tuple[dict, dict | None]:
+        pages = None
         with FreshSite() as site:
             source = site.data_dir / "corpus.jsonl"
             corpus.write_jsonl(source, size)
             import_seconds = site.timed_import(source)
             index_mb = site.folder_size("index") / 2**20
             figures = site.measure("bench", "--measure", "--queries", str(queries))
+            if review:
+                pages = site.measure("bench", "--measure-review")
         self.stderr.write(f"{size:,} entries measured.")
-        return {"size": size, "import_s": import_seconds, "index_mb": index_mb, **figures}
+        row = {"size": size, "import_s": import_seconds, "index_mb": index_mb, **figures}
+        return row, pages
+
+    REVIEW_PAGES = [
+        "/review/",
+        "/review/no-results/",
+        "/review/no-reuse/",
+        "/review/questions/",
+        "/review/flags/",
+        "/review/stale/",
+        "/review/tags/",
+        "/review/no-results/?format=csv",
+        "/review/measures/",
+        "/questions/",
+        "/people/",
+        "/people/?period=month",
+        "/people/floor-rep-1/",
+        "/",
+    ]
+    REVIEW_RUNS = 15
+
+    def measure_review(self) -> dict:
+        """Runs inside the fresh site: grow the history, then time each page."""
+        from django.contrib.auth.models import Group, User
+        from django.db import connection
+        from django.test import Client
+        from django.test.utils import CaptureQueriesContext
+
+        from kb.bench.history import grow
+
+        started = time.perf_counter()
+        grown = grow()
+        grow_seconds = time.perf_counter() - started
+        supervisor = User.objects.create_user("bench-supervisor", password="bench-password-1")
+        supervisor.groups.add(Group.objects.get(name="Supervisors"))
+        client = Client(HTTP_HOST="127.0.0.1")
+        client.force_login(supervisor)
+        pages = {}
+        for url in self.REVIEW_PAGES:
+            response = client.get(url)  # warm up
+            if response.status_code != 200:
+                pages[url] = {"status": response.status_code}
+                continue
+            timings = []
+            for _ in range(self.REVIEW_RUNS):
+                with CaptureQueriesContext(connection) as queries:
+                    began = time.perf_counter()
+                    client.get(url)
+                    timings.append((time.perf_counter() - began) * 1000)
+            pages[url] = {
+                "status": 200,
+                "p50": percentile(timings, 50),
+                "p95": percentile(timings, 95),
+                "queries": len(queries),
+            }
+        return {"grown": grown, "grow_s": grow_seconds, "pages": pages}
 
     def measure(self, count: int) -> dict:
         """Runs inside the fresh site (its settings point at the temporary data dir)."""
@@ -109,4 +196,21 @@ class Command(BaseCommand):
                 f"{row['size']:>8,} {row['import_s']:>9.1f} {row['index_mb']:>9.1f} "
                 f"{row['p50']:>7.1f} {row['p95']:>7.1f} {row['p99']:>7.1f} "
                 f"{row['took_median']:>11.1f} {row['saved_p50']:>15.1f} {row['saved_p95']:>7.1f}"
+            )
+
+    def print_review(self, review: dict, size: int) -> None:
+        grown = review["grown"]
+        self.stdout.write(
+            f"\nReview pages over {size:,} entries, {grown['searches']:,} searches, "
+            f"{grown['reuses']:,} reuses, {grown['reps']} reps "
+            f"(history written in {review['grow_s']:.0f} s); "
+            f"{self.REVIEW_RUNS} renders each, ms"
+        )
+        self.stdout.write(f"{'page':<34} {'p50':>7} {'p95':>7} {'queries':>8}")
+        for url, page in review["pages"].items():
+            if page["status"] != 200:
+                self.stdout.write(f"{url:<34} status {page['status']}")
+                continue
+            self.stdout.write(
+                f"{url:<34} {page['p50']:>7.1f} {page['p95']:>7.1f} {page['queries']:>8}"
             )
