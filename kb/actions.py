@@ -19,25 +19,30 @@ from django.db.models import F
 from django.utils import timezone
 from taggit.models import Tag
 
-from kb import search
+from kb import reports, search
 from kb.markdown import markdown_to_text
 from kb.models import (
     ANSWER_MAX_LENGTH,
     CASE_REF_MAX_LENGTH,
     CONTEXT_MAX_LENGTH,
+    FLAG_COMMENT_MAX_LENGTH,
+    QUESTION_DETAILS_MAX_LENGTH,
     QUESTION_MAX_LENGTH,
     QUESTION_STORED_MAX_LENGTH,
     REVIEW_INTERVAL_DAYS,
     SUMMARY_MAX_LENGTH,
     THANKS_NOTE_MAX_LENGTH,
     Entry,
+    Flag,
     Notification,
+    Question,
     Reuse,
     Revision,
     SearchEvent,
     SynonymGroup,
     TaggedEntry,
     Thanks,
+    Watch,
 )
 from kb.permissions import can_supervise
 
@@ -215,11 +220,14 @@ def edit_entry(
     summary: str = "",
     restored_from: Revision | None = None,
     at: datetime | None = None,
+    resolves: Iterable[int] = (),
 ) -> Entry:
     """Save a new version, or raise ``EditConflict`` if ``base_version`` is not current.
 
     The version check and the update are one UPDATE statement, so two people saving at
-    once cannot both win. Saving identical content writes nothing.
+    once cannot both win. Saving identical content writes nothing. ``resolves`` names
+    open flags on this entry that the new revision fixes (see ``_resolve_flags``);
+    when nothing changed they stay open.
     """
     current = Entry.objects.get(pk=entry.pk)
     content = content.clean(keep_question=current.question)
@@ -238,8 +246,12 @@ def edit_entry(
             raise EditConflict(Entry.objects.get(pk=entry.pk), base_version)
         entry = Entry.objects.select_related("owner").get(pk=entry.pk)
         entry.tags.set(content.tags)
-        _snapshot(entry, editor=editor, summary=summary, at=now, restored_from=restored_from)
+        revision = _snapshot(
+            entry, editor=editor, summary=summary, at=now, restored_from=restored_from
+        )
         _tell_about_edit(entry, editor=editor, at=now)
+        if resolves:
+            _resolve_flags(entry, ids=resolves, revision=revision, editor=editor, at=now)
         search.index_after_commit([entry.pk])
     return entry
 
@@ -673,3 +685,380 @@ def search_opened(*, event_id: int | None, user, entry: Entry) -> None:
         SearchEvent.objects.filter(pk=event_id, user=user, opened_entry=None).update(
             opened_entry=entry
         )
+
+
+# --- Open questions ---
+
+QUESTION_MIN_LENGTH = 3
+ANSWER_STATES = (Entry.State.PUBLISHED, Entry.State.VALIDATED)
+
+
+def _clean_question(text: str, details: str) -> tuple[str, str]:
+    """The question single-spaced and the details trimmed, or ``ValidationError``."""
+    text = " ".join((text or "").replace("\x00", " ").split())
+    details = (details or "").replace("\x00", "").replace("\r\n", "\n").strip()
+    errors: dict[str, str] = {}
+    if len(text) < QUESTION_MIN_LENGTH:
+        errors["text"] = "Write the question as a customer would ask it (a few words at least)."
+    elif len(text) > QUESTION_MAX_LENGTH:
+        errors["text"] = (
+            f"Keep the question to {QUESTION_MAX_LENGTH} characters (it has {len(text)}); "
+            "put the rest in the details."
+        )
+    if len(details) > QUESTION_DETAILS_MAX_LENGTH:
+        errors["details"] = (
+            f"Keep the details to {QUESTION_DETAILS_MAX_LENGTH:,} characters "
+            f"(they have {len(details):,})."
+        )
+    if errors:
+        raise ValidationError(errors)
+    return text, details
+
+
+def ask_question(*, user, text: str, details: str = "") -> tuple[Question, bool]:
+    """Ask the floor; returns the question and whether it is new.
+
+    When an open question already asks the same thing (same normalised text), that one
+    is returned instead, and the person is recorded as wanting to know: the people told
+    about an answer are the asker and everyone whose search for it found nothing, so
+    a person without such a search gets one (their question is a search that found
+    nothing useful).
+    """
+    text, details = _clean_question(text, details)
+    normalized = search.normalise_query(text)
+    now = timezone.now()
+    existing = (
+        Question.objects.filter(state=Question.State.OPEN, normalized=normalized)
+        .exclude(normalized="")
+        .select_related("asked_by")
+        .order_by("created_at")
+        .first()
+    )
+    if existing:
+        wants_to_know = existing.asked_by_id == user.pk or (
+            SearchEvent.objects.filter(user=user, normalized=normalized, result_count=0).exists()
+        )
+        if not wants_to_know:
+            SearchEvent.objects.create(
+                user=user, query=text, normalized=normalized, result_count=0, created_at=now
+            )
+        return existing, False
+    question = Question.objects.create(
+        text=text, details=details, normalized=normalized, asked_by=user, created_at=now
+    )
+    return question, True
+
+
+def assign_question(*, question: Question, actor, assignee) -> Question:
+    """A supervisor asks a rep to answer an open question; the rep is told."""
+    if not can_supervise(actor):
+        raise PermissionDenied("Only supervisors can assign questions.")
+    if assignee is None or not assignee.is_active:
+        raise ValidationError({"assignee": "Pick someone who is still on the floor."})
+    now = timezone.now()
+    with transaction.atomic():
+        updated = Question.objects.filter(pk=question.pk, state=Question.State.OPEN).update(
+            assigned_to=assignee, assigned_by=actor, assigned_at=now
+        )
+        if not updated:
+            raise ValidationError({"question": "This question is no longer open."})
+        question = Question.objects.select_related("asked_by", "assigned_to").get(pk=question.pk)
+        notify(
+            [assignee],
+            kind=Notification.Kind.QUESTION_ASSIGNED,
+            actor=actor,
+            text=f"{actor.get_username()} asked you to answer “{_short(question.text)}”.",
+            question=question,
+            at=now,
+        )
+    return question
+
+
+def answer_question(
+    *, question: Question, user, content: EntryContent, state: str = Entry.State.PUBLISHED
+) -> Entry:
+    """Answer an open question with a new entry linked to it, and tell the asker and
+    everyone whose search for it found nothing that the answer now exists.
+
+    ``ValidationError`` keyed ``question`` when someone answered or closed it first
+    (nothing is written), or keyed by the entry's fields when the content is invalid.
+    """
+    if state not in ANSWER_STATES:
+        raise ValidationError({"state": "Publish the answer so the people waiting can read it."})
+    if Question.objects.filter(pk=question.pk).values_list("state", flat=True).first() != (
+        Question.State.OPEN
+    ):
+        raise ValidationError({"question": "Someone answered this question first."})
+    with transaction.atomic():
+        entry = capture_entry(author=user, content=content, state=state)
+        now = entry.created_at
+        # Conditional update: of two people answering at once, one wins, the other's
+        # entry is rolled back and they are shown the winner's answer.
+        updated = Question.objects.filter(pk=question.pk, state=Question.State.OPEN).update(
+            state=Question.State.ANSWERED, answer_entry=entry, answered_by=user, answered_at=now
+        )
+        if not updated:
+            raise ValidationError({"question": "Someone answered this question first."})
+        question = Question.objects.select_related("asked_by").get(pk=question.pk)
+        _tell_about_answer(question, entry=entry, answerer=user, at=now)
+    return entry
+
+
+def _tell_about_answer(question: Question, *, entry: Entry, answerer, at: datetime) -> None:
+    name = answerer.get_username()
+    quoted = _short(question.text)
+    notify(
+        [question.asked_by],
+        kind=Notification.Kind.QUESTION_ANSWERED,
+        actor=answerer,
+        text=f"{name} answered your question “{quoted}”.",
+        entry=entry,
+        question=question,
+        at=at,
+    )
+    if not question.normalized:
+        return
+    searchers = (
+        get_user_model()
+        .objects.filter(
+            is_active=True,
+            search_events__normalized=question.normalized,
+            search_events__result_count=0,
+        )
+        .exclude(pk__in=[pk for pk in (question.asked_by_id, answerer.pk) if pk])
+        .distinct()
+    )
+    notify(
+        searchers,
+        kind=Notification.Kind.SEARCH_ANSWERED,
+        actor=answerer,
+        text=f"The answer to “{quoted}”, which you searched for, now exists.",
+        entry=entry,
+        question=question,
+        at=at,
+    )
+
+
+def close_question(*, question: Question, user, entry: Entry | None) -> Question:
+    """The asker found the answer themselves ("found it"): the question closes, linked
+    to that entry."""
+    if question.asked_by_id != user.pk:
+        raise PermissionDenied("Only the person who asked can close the question.")
+    if entry is None or not Entry.objects.visible_to(user).filter(pk=entry.pk).exists():
+        raise ValidationError({"entry": "Give the number of an entry you can open."})
+    now = timezone.now()
+    updated = Question.objects.filter(pk=question.pk, state=Question.State.OPEN).update(
+        state=Question.State.CLOSED, answer_entry=entry, answered_at=now
+    )
+    if not updated:
+        raise ValidationError({"question": "This question is no longer open."})
+    return Question.objects.select_related("asked_by", "answer_entry").get(pk=question.pk)
+
+
+# --- Flags and watching ---
+
+
+def _flag_label(flag: Flag) -> str:
+    """A flag's reason as a person reads it: "wrong", "a duplicate of #12"."""
+    if flag.reason == Flag.Reason.DUPLICATE:
+        return f"a duplicate of #{flag.duplicate_of_id}" if flag.duplicate_of_id else "a duplicate"
+    return flag.get_reason_display().lower()
+
+
+def flag_entry(
+    *,
+    entry: Entry,
+    user,
+    reason: str,
+    comment: str = "",
+    duplicate_of_id: int | None = None,
+) -> tuple[Flag, bool]:
+    """Say that ``entry`` needs attention ("flag it or fix it"); the owner is told.
+
+    Returns the flag and whether it is new: the same person flagging the same reason
+    while their flag is still open gets that flag back. A ``duplicate`` flag names
+    another entry the person can see (``duplicate_of_id``); other reasons ignore it.
+    """
+    errors: dict[str, str] = {}
+    if reason not in Flag.Reason.values:
+        errors["reason"] = "Pick a reason: wrong, outdated, unclear or duplicate."
+    comment = " ".join((comment or "").replace("\x00", " ").split())
+    if len(comment) > FLAG_COMMENT_MAX_LENGTH:
+        errors["comment"] = (
+            f"Keep the comment to {FLAG_COMMENT_MAX_LENGTH:,} characters (it has {len(comment):,})."
+        )
+    duplicate_of = None
+    if reason == Flag.Reason.DUPLICATE:
+        if duplicate_of_id is None:
+            errors["duplicate_of"] = "Give the number of the entry this one duplicates."
+        elif duplicate_of_id == entry.pk:
+            errors["duplicate_of"] = "That is this entry's own number; give the other entry's."
+        else:
+            duplicate_of = Entry.objects.visible_to(user).filter(pk=duplicate_of_id).first()
+            if duplicate_of is None:
+                errors["duplicate_of"] = (
+                    f"There is no entry #{duplicate_of_id}. The number is in the entry's "
+                    "address, /entries/<number>/."
+                )
+    if errors:
+        raise ValidationError(errors)
+    open_flags = Flag.objects.filter(entry=entry, raised_by=user, state=Flag.State.OPEN)
+    if earlier := open_flags.filter(reason=reason).first():
+        return earlier, False
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            flag = Flag.objects.create(
+                entry=entry,
+                reason=reason,
+                duplicate_of=duplicate_of,
+                comment=comment,
+                raised_by=user,
+                created_at=now,
+            )
+            quoted = f": “{_short(comment, 120)}”" if comment else "."
+            notify(
+                [entry.owner],
+                kind=Notification.Kind.ENTRY_FLAGGED,
+                actor=user,
+                text=(
+                    f"{user.get_username()} flagged your entry “{_short(entry.question)}” "
+                    f"as {_flag_label(flag)}{quoted}"
+                ),
+                entry=entry,
+                at=now,
+            )
+    except IntegrityError:  # a double click racing itself (flag_once_while_open)
+        return open_flags.get(reason=reason), False
+    return flag, True
+
+
+def dismiss_flag(*, flag: Flag, actor, reason: str) -> Flag:
+    """A supervisor closes a flag without an edit, saying why; the raiser is told."""
+    if not can_supervise(actor):
+        raise PermissionDenied("Only supervisors can dismiss flags.")
+    reason = " ".join((reason or "").replace("\x00", " ").split())
+    if flag.state != Flag.State.OPEN:
+        raise ValidationError(
+            {"flag": f"This flag is already closed ({flag.get_state_display().lower()})."}
+        )
+    if not reason:
+        raise ValidationError({"reason": "Say why the flag is dismissed; the raiser is told."})
+    if len(reason) > SUMMARY_MAX_LENGTH:
+        raise ValidationError(
+            {
+                "reason": f"Keep the reason to {SUMMARY_MAX_LENGTH} characters "
+                f"(it has {len(reason)})."
+            }
+        )
+    now = timezone.now()
+    with transaction.atomic():
+        closed = Flag.objects.filter(pk=flag.pk, state=Flag.State.OPEN).update(
+            state=Flag.State.DISMISSED, resolved_by=actor, resolved_at=now, dismiss_reason=reason
+        )
+        if not closed:  # closed by someone else a moment ago
+            raise ValidationError({"flag": "This flag was closed a moment ago by someone else."})
+        flag = Flag.objects.select_related("entry", "raised_by").get(pk=flag.pk)
+        notify(
+            [flag.raised_by],
+            kind=Notification.Kind.FLAG_CLOSED,
+            actor=actor,
+            text=(
+                f"{actor.get_username()} dismissed your flag on “{_short(flag.entry.question)}” "
+                f"({_flag_label(flag)}): {_short(reason, 120)}"
+            ),
+            entry=flag.entry,
+            at=now,
+        )
+    return flag
+
+
+def _resolve_flags(entry: Entry, *, ids: Iterable[int], revision: Revision, editor, at) -> None:
+    """Close the named open flags of ``entry`` as fixed by ``revision``, telling who raised
+    each. Ids that are not open flags of this entry (closed meanwhile) are left alone."""
+    wanted = {int(pk) for pk in ids}
+    Flag.objects.filter(entry=entry, state=Flag.State.OPEN, pk__in=wanted).update(
+        state=Flag.State.RESOLVED, resolution_revision=revision, resolved_by=editor, resolved_at=at
+    )
+    name = editor.get_username() if editor else "Someone"
+    for flag in Flag.objects.filter(resolution_revision=revision).select_related("raised_by"):
+        notify(
+            [flag.raised_by],
+            kind=Notification.Kind.FLAG_CLOSED,
+            actor=editor,
+            text=(
+                f"{name} fixed “{_short(entry.question)}” in revision {revision.number}, "
+                f"resolving your flag ({_flag_label(flag)})."
+            ),
+            entry=entry,
+            at=at,
+        )
+
+
+def watch_entry(*, entry: Entry, user) -> bool:
+    """Follow an entry, to be told when it changes; False if already watching."""
+    _, created = Watch.objects.get_or_create(
+        user=user, entry=entry, defaults={"created_at": timezone.now()}
+    )
+    return created
+
+
+def unwatch_entry(*, entry: Entry, user) -> bool:
+    """Stop following an entry; False if the person was not watching it."""
+    deleted, _ = Watch.objects.filter(user=user, entry=entry).delete()
+    return bool(deleted)
+
+
+# --- Gaps ---
+
+
+def assign_gap(*, normalized: str, text: str, actor, assignee) -> Question:
+    """Ask a rep to close a gap: searches that found nothing, grouped by ``normalized``
+    (``text`` is how someone typed it). The open question asking the same is reused, or
+    one is asked by ``actor``; then it is assigned and the rep is told. All or nothing.
+    """
+    if not can_supervise(actor):
+        raise PermissionDenied("Only supervisors can assign gaps.")
+    normalized = (normalized or "").strip() or search.normalise_query(text or "")
+    with transaction.atomic():
+        question = (
+            Question.objects.filter(state=Question.State.OPEN, normalized=normalized)
+            .exclude(normalized="")
+            .order_by("created_at")
+            .first()
+        )
+        if question is None:
+            question, _ = ask_question(user=actor, text=text)
+        return assign_question(question=question, actor=actor, assignee=assignee)
+
+
+# --- Ownership ---
+
+
+def adopt_entry(*, entry: Entry, user) -> Entry:
+    """``user`` becomes the owner of an orphaned entry (its owner left or was removed).
+
+    ``ValidationError`` keyed ``owner`` when the entry is not orphaned, archived or
+    someone else's draft. The check and the write are one conditional UPDATE, so of two
+    people adopting at once the first wins and the other is told who owns it.
+    """
+    if entry.state == Entry.State.DRAFT and entry.author_id != user.pk:
+        raise ValidationError({"owner": "Drafts stay with their author."})
+    if entry.state == Entry.State.ARCHIVED:
+        raise ValidationError(
+            {"owner": "Archived entries need no owner; bring it back to published first."}
+        )
+    with transaction.atomic():
+        adopted = (
+            Entry.objects.filter(reports.orphaned_q(), pk=entry.pk)
+            .exclude(state=Entry.State.ARCHIVED)
+            .update(owner=user)
+        )
+        entry = Entry.objects.select_related("owner", "author").get(pk=entry.pk)
+    if not adopted:
+        if entry.owner_id == user.pk:
+            raise ValidationError({"owner": "You already own this entry."})
+        if entry.owner and entry.owner.is_active:
+            raise ValidationError({"owner": f"{entry.owner.get_username()} owns this entry."})
+        raise ValidationError({"owner": "This entry can no longer be adopted."})
+    return entry

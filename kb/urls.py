@@ -1,6 +1,15 @@
 from django.urls import path
 
-from kb import api, views
+from kb import (
+    api,
+    views,
+    views_flags,
+    views_inbox,
+    views_measures,
+    views_people,
+    views_questions,
+    views_review,
+)
 
 app_name = "kb"
 
@@ -9,11 +18,22 @@ urlpatterns = [
     path("search/", views.search_page, name="search"),
     path("entries/new/", views.entry_create, name="entry_create"),
     path("entries/similar/", views.similar_entries, name="similar"),
+    path("entries/orphaned/", views_people.orphaned, name="orphaned"),
+    path("entries/<int:pk>/adopt/", views_people.adopt, name="adopt"),
+    path("people/", views_people.people, name="people"),
+    path("people/<str:username>/", views_people.person, name="person"),
+    path("my/entries/", views_people.my_entries, name="my_entries"),
     path("entries/<int:pk>/", views.entry_detail, name="entry"),
     path("entries/<int:pk>/edit/", views.entry_edit, name="entry_edit"),
     path("entries/<int:pk>/state/", views.entry_state, name="entry_state"),
     path("entries/<int:pk>/reuse/", views.entry_reuse, name="reuse"),
     path("entries/<int:pk>/thanks/", views.entry_thanks, name="thanks"),
+    path("entries/<int:pk>/flag/", views_flags.flag_entry, name="flag"),
+    path("entries/<int:pk>/watch/", views_flags.entry_watch, name="watch"),
+    path("flags/<int:flag_id>/dismiss/", views_flags.flag_dismiss, name="flag_dismiss"),
+    path("inbox/", views_inbox.inbox, name="inbox"),
+    path("inbox/read/", views_inbox.inbox_read, name="inbox_read"),
+    path("inbox/<int:pk>/", views_inbox.notification_open, name="notification"),
     path("entries/<int:pk>/history/", views.entry_history, name="history"),
     path("entries/<int:pk>/history/compare/", views.revision_compare, name="compare"),
     path("entries/<int:pk>/history/<int:number>/", views.revision_detail, name="revision"),
@@ -23,6 +43,28 @@ urlpatterns = [
         name="revision_restore",
     ),
     path("preview/", views.markdown_preview, name="preview"),
+    path("questions/", views_questions.question_list, name="questions"),
+    path("questions/ask/", views_questions.question_ask, name="ask"),
+    path("questions/<int:pk>/", views_questions.question_detail, name="question"),
+    path("questions/<int:pk>/answer/", views_questions.question_answer, name="question_answer"),
+    path("questions/<int:pk>/close/", views_questions.question_close, name="question_close"),
+    path("questions/<int:pk>/assign/", views_questions.question_assign, name="question_assign"),
     path("review/synonyms/", views.synonyms_edit, name="synonyms"),
+    path("review/measures/", views_measures.measures, name="measures"),
+    path("review/", views_review.review_home, name="review"),
+    path("review/gaps/assign/", views_review.gap_assign, name="gap_assign"),
+    path(
+        "review/no-results/",
+        views_review.gap_list,
+        {"kind": "no-results"},
+        name="review_no_results",
+    ),
+    path("review/no-reuse/", views_review.gap_list, {"kind": "no-reuse"}, name="review_no_reuse"),
+    path(
+        "review/questions/", views_review.gap_list, {"kind": "questions"}, name="review_questions"
+    ),
+    path("review/flags/", views_review.gap_list, {"kind": "flags"}, name="review_flags"),
+    path("review/stale/", views_review.gap_list, {"kind": "stale"}, name="review_stale"),
+    path("review/tags/", views_review.gap_list, {"kind": "tags"}, name="review_tags"),
     path("api/v1/search", api.search_api, name="api_search"),
 ]

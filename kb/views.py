@@ -24,6 +24,7 @@ from kb.forms import (
 from kb.markdown import render_markdown
 from kb.models import ANSWER_MAX_LENGTH, Entry, SynonymGroup
 from kb.permissions import can_supervise, supervisor_required
+from kb.views_flags import fixes_requested, flags_context, open_flags, tell_about_fixes
 
 PAGE_SIZE = 20
 MAX_QUERY = search.MAX_QUERY_LENGTH
@@ -62,7 +63,7 @@ def visible_entry(request: HttpRequest, pk: int) -> Entry:
 @require_GET
 def search_page(request: HttpRequest) -> HttpResponse:
     form = SearchForm(request.GET)
-    results, event, status = None, None, 200
+    results, event, status, open_question = None, None, 200, None
     if not form.is_valid():
         status = 400
     elif form.cleaned_data["q"]:
@@ -80,6 +81,8 @@ def search_page(request: HttpRequest) -> HttpResponse:
             event = actions.log_search(
                 user=request.user, text=form.cleaned_data["q"], result_count=results.total
             )
+            if not results.total:  # "already asked": link the open question instead
+                open_question = reports.open_question_matching(event.normalized)
     context = {
         "form": form,
         # A refused search stays in the box (cut to the limit) so it can be corrected.
@@ -89,6 +92,7 @@ def search_page(request: HttpRequest) -> HttpResponse:
         "page_size": PAGE_SIZE,
         "case": case_ref(request),
         "search_event": event.pk if event else search_event_id(request),
+        "open_question": open_question,
     }
     if results is not None:
         page = context["page"]
@@ -119,6 +123,7 @@ def entry_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "tags": entry.tag_names(),
             "last_revision": last_revision,
             "can_supervise": can_supervise(request.user),
+            "orphaned": reports.is_orphaned(entry),
             "state_choices": Entry.State,
             "usage": reports.reuse_stats([entry.pk])[entry.pk],
             "case": case,
@@ -130,6 +135,10 @@ def entry_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "primary": True,
             "search_event": event_id,
             **thanks_context(entry, request.user),
+            **flags_context(entry, request.user),
+            "answered_questions": list(
+                entry.answered_questions.select_related("asked_by").order_by("created_at")
+            ),
             "q": request.GET.get("q", "")[:MAX_QUERY],
         },
     )
@@ -225,10 +234,12 @@ def entry_create(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def entry_edit(request: HttpRequest, pk: int) -> HttpResponse:
     entry = visible_entry(request, pk)
+    flags = open_flags(entry)
     if request.method == "POST":
-        form = EditForm(request.POST)
+        form = EditForm(request.POST, flags=flags)
         if form.is_valid():
             base_version = form.cleaned_data["version"]
+            resolves = form.cleaned_data["resolves"]
             try:
                 saved = actions.edit_entry(
                     entry=entry,
@@ -236,6 +247,7 @@ def entry_edit(request: HttpRequest, pk: int) -> HttpResponse:
                     base_version=base_version,
                     content=form.cleaned_data["content"],
                     summary=form.cleaned_data["summary"],
+                    resolves=resolves,
                 )
             except actions.EditConflict as conflict:
                 return edit_conflict(request, conflict, form)
@@ -243,10 +255,13 @@ def entry_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 messages.info(request, "Nothing changed, so nothing was saved.")
             else:
                 messages.success(request, f"Saved as revision {saved.version}.")
+            tell_about_fixes(request, saved=saved, base_version=base_version, resolves=resolves)
             return redirect(saved)
     else:
         initial = EditForm.initial_for(actions.EntryContent.of(entry))
-        form = EditForm(initial={**initial, "version": entry.version})
+        fixes = fixes_requested(request, flags)
+        initial = {**initial, "version": entry.version, "resolves": fixes}
+        form = EditForm(initial=initial, flags=flags)
     return render(
         request,
         "kb/entry_form.html",
@@ -276,7 +291,9 @@ def edit_conflict(
             **EditForm.initial_for(yours),
             "summary": form.cleaned_data["summary"],
             "version": current.version,
-        }
+            "resolves": form.cleaned_data["resolves"],
+        },
+        flags=open_flags(current),
     )
     context = {
         "entry": current,
