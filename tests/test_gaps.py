@@ -8,6 +8,7 @@ import io
 from datetime import datetime, timedelta
 
 import pytest
+from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
 from kb import actions, reports
@@ -655,7 +656,7 @@ def test_assign_gap_ignores_an_outside_next_address(supervisor_client, rep):
 
 
 def test_assign_gap_action_refuses_a_rep(rep, other_rep):
-    with pytest.raises(actions.PermissionDenied):
+    with pytest.raises(PermissionDenied):
         actions.assign_gap(normalized="roam", text="roaming", actor=rep, assignee=other_rep)
 
     assert not Question.objects.exists()

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from kb import actions
+from kb import actions, search
 from kb.actions import EntryContent
 from kb.models import Entry, Notification, Question, SearchEvent
 from tests.conftest import make_user
@@ -27,7 +28,7 @@ def searched(user, text: str, result_count: int = 0) -> SearchEvent:
     return SearchEvent.objects.create(
         user=user,
         query=text,
-        normalized=actions.search.normalise_query(text),
+        normalized=search.normalise_query(text),
         result_count=result_count,
         created_at=timezone.now(),
     )
@@ -326,7 +327,7 @@ def test_invalid_answer_is_refused_and_question_stays_open(rep_client, other_rep
 def test_answer_as_draft_is_refused_by_the_action(rep, other_rep):
     question = ask(other_rep, "How do I reset my router?")
 
-    with pytest.raises(actions.ValidationError):
+    with pytest.raises(ValidationError):
         actions.answer_question(
             question=question, user=rep, content=EntryContent(**ANSWER), state="draft"
         )

@@ -249,7 +249,7 @@ def _thanks(reps: list[User], entries: list[Entry], rng: random.Random, now: dat
                 recipient_id=entry.author_id,
                 kind=Notification.Kind.ENTRY_THANKED,
                 actor=person,
-                text=f"{person.get_username()} thanked you for “{actions._short(entry.question)}”"
+                text=f"{person.get_username()} thanked you for “{actions.shorten(entry.question)}”"
                 f"{quoted}",
                 entry=entry,
                 created_at=at,
@@ -327,8 +327,8 @@ def _flags(people: dict[str, User], entries: list[Entry], rng: random.Random, no
             recipient_id=flag.entry.owner_id,
             kind=Notification.Kind.ENTRY_FLAGGED,
             actor=flag.raised_by,
-            text=f"{flag.raised_by.get_username()} flagged “{actions._short(flag.entry.question)}” "
-            f"as {flag.get_reason_display().lower()}.",
+            text=f"{flag.raised_by.get_username()} flagged "
+            f"“{actions.shorten(flag.entry.question)}” as {flag.get_reason_display().lower()}.",
             entry=flag.entry,
             created_at=flag.created_at,
         )
@@ -374,7 +374,7 @@ def _questions(people: dict[str, User], by_question: dict[str, Entry], now: date
             recipient=q.assigned_to,
             kind=Notification.Kind.QUESTION_ASSIGNED,
             actor=people["supervisor"],
-            text=f"supervisor asked you to answer “{actions._short(q.text)}”.",
+            text=f"supervisor asked you to answer “{actions.shorten(q.text)}”.",
             question=q,
             created_at=q.assigned_at,
         )
@@ -385,7 +385,7 @@ def _questions(people: dict[str, User], by_question: dict[str, Entry], now: date
             recipient=q.asked_by,
             kind=Notification.Kind.QUESTION_ANSWERED,
             actor=q.answered_by,
-            text=f"Your question “{actions._short(q.text)}” was answered.",
+            text=f"Your question “{actions.shorten(q.text)}” was answered.",
             entry=q.answer_entry,
             question=q,
             created_at=q.answered_at,
