@@ -63,7 +63,7 @@ def search_api(request: HttpRequest) -> JsonResponse:
     if page == 1:
         actions.log_search(
             user=request.user,
-            text=form.cleaned_data["q"],
+            text=" ".join([form.cleaned_data["q"], *(f"tag:{tag}" for tag in tags)]),
             result_count=found.total,
             source=SearchEvent.Source.API,
         )

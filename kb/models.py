@@ -132,8 +132,18 @@ class Entry(models.Model):
 class Revision(models.Model):
     """A snapshot of an entry after one save. History is append-only."""
 
+    class Kind(models.TextChoices):
+        """What the save did; created, edited and restored change what the entry says
+        (and earn credit), a state change only moves it through the KCS states."""
+
+        CREATED = "created", "Created"
+        EDITED = "edited", "Edited"
+        RESTORED = "restored", "Restored"
+        STATE = "state", "State changed"
+
     entry = models.ForeignKey(Entry, on_delete=models.CASCADE, related_name="revisions")
     number = models.PositiveIntegerField()
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.EDITED)
     question = models.CharField(max_length=QUESTION_STORED_MAX_LENGTH)
     answer = models.TextField()
     also_asked = models.TextField(blank=True)
@@ -331,6 +341,12 @@ class Question(models.Model):
         related_name="questions_answered",
     )
     answered_at = models.DateTimeField(null=True, blank=True)
+    followers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="questions_followed",
+        help_text="People who asked the same and are told when it is answered.",
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -74,9 +74,15 @@ def make_entry_row(author, created: str, *, published: str | None = None, **extr
 
 
 def save_revision(entry: Entry, number: int, editor, when: str, summary: str = "") -> Revision:
+    """A revision as the actions record it: the first creates, "A → B" moves state."""
+    if number == 1:
+        kind = Revision.Kind.CREATED
+    else:
+        kind = Revision.Kind.STATE if "→" in summary else Revision.Kind.EDITED
     return Revision.objects.create(
         entry=entry,
         number=number,
+        kind=kind,
         question=entry.question,
         answer=entry.answer,
         state=entry.state,

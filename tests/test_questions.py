@@ -263,7 +263,7 @@ def test_answer_notifies_asker_and_no_result_searchers_once(rep_client, rep, oth
     told = Notification.objects.get(recipient=carol)
     assert (
         told.text
-        == "The answer to “How do I reset my router?”, which you searched for, now exists."
+        == "The answer to “How do I reset my router?”, which you were looking for, now exists."
     )
     assert told.target_url() == told.entry.get_absolute_url()
 
@@ -272,6 +272,9 @@ def test_duplicate_asker_is_told_when_answered(client, rep, other_rep, superviso
     question = ask(other_rep, "How do I reset my router?")
     client.force_login(rep)
     client.post("/questions/ask/", {"question": "reset my router"})
+
+    assert list(question.followers.values_list("username", flat=True)) == ["rita"]
+    assert not SearchEvent.objects.exists()  # asking is not logged as a search
 
     actions.answer_question(question=question, user=supervisor, content=EntryContent(**ANSWER))
 

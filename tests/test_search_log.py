@@ -66,10 +66,25 @@ def test_search_page_two_is_not_logged_again(rep_client, make_entry):
         make_entry(question=f"Router light {n} blinking", answer="Restart it.")
     rep_client.get("/search/", {"q": "router"})
 
-    response = rep_client.get("/search/", {"q": "router", "page": 2})
+    response = rep_client.get("/search/", {"q": "router", "page": 2, "s": event_id(rep_client)})
 
     assert response.status_code == 200
     assert SearchEvent.objects.count() == 1
+    event = SearchEvent.objects.get()
+    html = response.content.decode()
+    assert f"page=1&amp;s={event.pk}" in html  # back to page 1, still the same search
+    assert f"&amp;s={event.pk}" in html.split('class="results"')[1]  # results opened from p2
+
+
+def event_id(client) -> int:
+    return SearchEvent.objects.latest("created_at").pk
+
+
+def test_api_tag_filters_are_logged_with_the_query(rep_client, entry):
+    rep_client.get(API, {"q": "dropping", "tag": "broadband"})
+
+    event = SearchEvent.objects.get()
+    assert (event.query, event.normalized) == ("dropping tag:broadband", "drop tag:broadband")
 
 
 def test_api_page_two_is_not_logged_again(rep_client, entry):

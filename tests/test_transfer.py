@@ -580,3 +580,24 @@ def test_export_of_imported_export_is_identical_but_ids(tmp_path, floor):
         return [{k: v for k, v in row.items() if k != "id"} for row in rows]
 
     assert without_ids(second) == without_ids(first)
+
+
+def test_every_save_records_what_it_did_and_an_import_infers_it(tmp_path, edited_entry):
+    """Credit depends on it: creating, editing and restoring change content, a state
+    change does not."""
+    entry = actions.restore_revision(
+        entry=edited_entry,
+        revision=edited_entry.revisions.get(number=1),
+        editor=edited_entry.author,
+        base_version=edited_entry.version,
+    )
+    kinds = list(entry.revisions.order_by("number").values_list("kind", flat=True))
+    assert kinds == ["created", "edited", "state", "restored"]
+    path = tmp_path / "export.jsonl"
+    run("export_entries", str(path))
+    Entry.objects.all().delete()
+
+    run("import_entries", str(path))
+
+    imported = Revision.objects.order_by("number").values_list("kind", flat=True)
+    assert list(imported) == ["created", "edited", "state", "edited"]

@@ -146,10 +146,13 @@ def normalise_tags(tags: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(tag for tag in cleaned if tag))
 
 
-def _snapshot(entry: Entry, *, editor, summary: str, at: datetime, restored_from=None) -> Revision:
+def _snapshot(
+    entry: Entry, *, editor, summary: str, at: datetime, kind: str, restored_from=None
+) -> Revision:
     return Revision.objects.create(
         entry=entry,
         number=entry.version,
+        kind=kind,
         **EntryContent.of(entry).revision_fields(),
         state=entry.state,
         editor=editor,
@@ -192,7 +195,7 @@ def capture_entry(
             **_review_dates(state, created_at=now, changed_at=now),
         )
         entry.tags.set(content.tags)
-        _snapshot(entry, editor=author, summary="Created", at=now)
+        _snapshot(entry, editor=author, summary="Created", at=now, kind=Revision.Kind.CREATED)
         search.index_after_commit([entry.pk], new=True)
     return entry
 
@@ -233,7 +236,12 @@ def edit_entry(
         entry = Entry.objects.select_related("owner").get(pk=entry.pk)
         entry.tags.set(content.tags)
         revision = _snapshot(
-            entry, editor=editor, summary=summary, at=now, restored_from=restored_from
+            entry,
+            editor=editor,
+            summary=summary,
+            at=now,
+            kind=Revision.Kind.RESTORED if restored_from else Revision.Kind.EDITED,
+            restored_from=restored_from,
         )
         _tell_about_edit(entry, editor=editor, at=now)
         if resolves:
@@ -309,7 +317,7 @@ def change_state(
         previous = entry.get_state_display()
         entry = Entry.objects.select_related("owner").get(pk=entry.pk)
         summary = f"{previous} → {entry.get_state_display()}"
-        _snapshot(entry, editor=actor, summary=summary, at=now)
+        _snapshot(entry, editor=actor, summary=summary, at=now, kind=Revision.Kind.STATE)
         if state == Entry.State.VALIDATED and entry.owner:
             notify(
                 [entry.owner],

@@ -99,20 +99,33 @@ def _imported_revisions(entry: Entry, record, users: dict) -> list[Revision]:
                 number=1,
                 **record.content.revision_fields(),
                 state=entry.state,
+                kind=Revision.Kind.CREATED,
                 editor=entry.author,
                 summary="Imported",
                 created_at=entry.created_at,
             )
         ]
+    previous = [None, *record.revisions[:-1]]
     return [
         Revision(
             entry=entry,
             number=revision.number,
+            kind=_imported_kind(revision, before),
             **revision.content.revision_fields(),
             state=revision.state,
             editor=users.get(revision.editor),
             summary=revision.summary,
             created_at=revision.created or entry.created_at,
         )
-        for revision in record.revisions
+        for revision, before in zip(record.revisions, previous, strict=True)
     ]
+
+
+def _imported_kind(revision, before) -> str:
+    """An exported history does not say what each save did: the first created the entry,
+    one that left the content as it was only changed the state."""
+    if before is None:
+        return Revision.Kind.CREATED
+    if revision.content.same_as(before.content):
+        return Revision.Kind.STATE
+    return Revision.Kind.EDITED

@@ -7,6 +7,7 @@ from datetime import datetime
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from kb import search
@@ -18,7 +19,6 @@ from kb.models import (
     Entry,
     Notification,
     Question,
-    SearchEvent,
 )
 from kb.permissions import can_supervise
 
@@ -52,10 +52,7 @@ def ask_question(*, user, text: str, details: str = "") -> tuple[Question, bool]
     """Ask the floor; returns the question and whether it is new.
 
     When an open question already asks the same thing (same normalised text), that one
-    is returned instead, and the person is recorded as wanting to know: the people told
-    about an answer are the asker and everyone whose search for it found nothing, so
-    a person without such a search gets one (their question is a search that found
-    nothing useful).
+    is returned instead and the person follows it: they are told when it is answered.
     """
     text, details = _clean_question(text, details)
     normalized = search.normalise_query(text)
@@ -68,13 +65,8 @@ def ask_question(*, user, text: str, details: str = "") -> tuple[Question, bool]
         .first()
     )
     if existing:
-        wants_to_know = existing.asked_by_id == user.pk or (
-            SearchEvent.objects.filter(user=user, normalized=normalized, result_count=0).exists()
-        )
-        if not wants_to_know:
-            SearchEvent.objects.create(
-                user=user, query=text, normalized=normalized, result_count=0, created_at=now
-            )
+        if existing.asked_by_id != user.pk:
+            existing.followers.add(user)
         return existing, False
     question = Question.objects.create(
         text=text, details=details, normalized=normalized, asked_by=user, created_at=now
@@ -149,15 +141,15 @@ def _tell_about_answer(question: Question, *, entry: Entry, answerer, at: dateti
         question=question,
         at=at,
     )
-    if not question.normalized:
-        return
+    # Those whose search for it found nothing, and those who asked it again.
+    searched = (
+        Q(search_events__normalized=question.normalized, search_events__result_count=0)
+        if question.normalized
+        else Q(pk__in=[])
+    )
     searchers = (
         get_user_model()
-        .objects.filter(
-            is_active=True,
-            search_events__normalized=question.normalized,
-            search_events__result_count=0,
-        )
+        .objects.filter(searched | Q(questions_followed=question), is_active=True)
         .exclude(pk__in=[pk for pk in (question.asked_by_id, answerer.pk) if pk])
         .distinct()
     )
@@ -165,7 +157,7 @@ def _tell_about_answer(question: Question, *, entry: Entry, answerer, at: dateti
         searchers,
         kind=Notification.Kind.SEARCH_ANSWERED,
         actor=answerer,
-        text=f"The answer to “{quoted}”, which you searched for, now exists.",
+        text=f"The answer to “{quoted}”, which you were looking for, now exists.",
         entry=entry,
         question=question,
         at=at,

@@ -34,11 +34,8 @@ from kb.reports.home import (
     reuse_stats,
 )
 from kb.reports.measures import (
-    CONTRIBUTING,
-    IMPROVING,
     MAX_TEAMS_COMPARED,
     REPS_GROUP,
-    STATE_CHANGE_SUMMARIES,
     Figures,
     Measures,
     Ratio,
@@ -56,9 +53,7 @@ from kb.reports.people import (
     LeaderRow,
     OwnedSummary,
     Profile,
-    content_revisions,
     contributed_entries,
-    improvement_revisions,
     is_orphaned,
     leaderboard,
     my_entries,
@@ -87,6 +82,7 @@ from kb.reports.weekly import (
 )
 
 __all__ = [
+    "CONTENT_KINDS",
     "CONTRIBUTING",
     "GAP_PAGE_SIZE",
     "IMPROVING",
@@ -100,7 +96,6 @@ __all__ = [
     "REPS_GROUP",
     "REVIEW_SOON_DAYS",
     "STALE_AFTER_DAYS",
-    "STATE_CHANGE_SUMMARIES",
     "THIN_TAG_MAX_ENTRIES",
     "THIN_TAG_MIN_SEARCHES",
     "USABLE_STATES",

@@ -31,20 +31,11 @@ from kb.models import (
     SearchEvent,
     Team,
 )
+from kb.reports.credit import CONTRIBUTING, IMPROVING
 from kb.reports.weekly import week_start, weeks_between
 
 REPS_GROUP = "Reps"
 MAX_TEAMS_COMPARED = 20
-
-# The summaries ``actions.change_state`` gives its revisions ("Draft → Published"). A
-# revision after the first whose summary is one of these moved the entry between states;
-# every other one (an edit, a restore, an imported edit) changed what the entry says.
-STATE_CHANGE_SUMMARIES = tuple(
-    f"{old} → {new}" for old in Entry.State.labels for new in Entry.State.labels
-)
-IMPROVING = Q(number__gt=1) & ~Q(summary__in=STATE_CHANGE_SUMMARIES)
-# Creating an entry saves its revision 1 (editor = author, at its creation).
-CONTRIBUTING = Q(number=1) | IMPROVING
 
 
 @dataclass(frozen=True)

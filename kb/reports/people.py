@@ -10,7 +10,6 @@ from django.contrib.auth import get_user_model
 from django.db.models import (
     Case,
     Count,
-    Exists,
     F,
     OuterRef,
     Q,
@@ -30,6 +29,7 @@ from kb.models import (
     Revision,
     Thanks,
 )
+from kb.reports.credit import content_revisions, improvement_revisions
 from kb.reports.weekly import week_start, weekly_counts
 
 #
@@ -42,7 +42,6 @@ REVIEW_SOON_DAYS = 14
 PROFILE_RECENT = 5
 PROFILE_CHART_WEEKS = 12
 LEADERBOARD_PERIODS = {"week": "This week", "month": "This month"}
-_CONTENT = ("question", "answer", "also_asked", "environment", "cause", "tags")
 _USABLE = (Entry.State.PUBLISHED, Entry.State.VALIDATED)
 
 
@@ -56,26 +55,6 @@ def period_start(period: str, *, now: datetime | None = None) -> datetime:
     else:
         raise ValueError(f"Unknown period {period!r}")
     return timezone.make_aware(datetime.combine(day, time.min))
-
-
-def content_revisions() -> QuerySet[Revision]:
-    """Revisions that changed what an entry says (not identical to the one before)."""
-    unchanged = Revision.objects.filter(
-        entry_id=OuterRef("entry_id"),
-        number=OuterRef("number") - 1,
-        **{name: OuterRef(name) for name in _CONTENT},
-    )
-    return Revision.objects.filter(~Exists(unchanged))
-
-
-def improvement_revisions() -> QuerySet[Revision]:
-    """Edits to someone else's entry: content revisions after the first, by a person
-    other than the author."""
-    return (
-        content_revisions()
-        .filter(number__gt=1, editor__isnull=False)
-        .exclude(entry__author=F("editor"))
-    )
 
 
 def contributed_entries(person) -> QuerySet[Entry]:
