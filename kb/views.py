@@ -56,7 +56,9 @@ def refuse(request: HttpRequest, entry: Entry, message: str) -> HttpResponse:
 
 def visible_entry(request: HttpRequest, pk: int) -> Entry:
     """The entry, or 404 when it does not exist or is someone else's draft."""
-    queryset = Entry.objects.visible_to(request.user).select_related("author", "owner")
+    queryset = Entry.objects.visible_to(request.user).select_related(
+        "author", "owner", "validated_by"
+    )
     return get_object_or_404(queryset, pk=pk)
 
 
@@ -124,6 +126,7 @@ def entry_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "last_revision": last_revision,
             "can_supervise": can_supervise(request.user),
             "orphaned": reports.is_orphaned(entry),
+            "review_overdue": bool(entry.review_due_at) and entry.review_due_at < timezone.now(),
             "state_choices": Entry.State,
             "usage": reports.reuse_stats([entry.pk])[entry.pk],
             "case": case,

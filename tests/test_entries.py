@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
@@ -397,6 +398,33 @@ def test_supervisor_validates_entry(supervisor_client, supervisor, entry):
     assert revision.state == "validated"
     assert revision.editor == supervisor
     assert revision.summary == "Published → Validated"
+
+
+def test_validation_shows_who_when_and_the_next_review_date(supervisor_client, supervisor, entry):
+    post_state(supervisor_client, entry, "validated")
+    entry.refresh_from_db()
+
+    text = page_text(supervisor_client.get(f"/entries/{entry.pk}/"))
+
+    assert (entry.validated_by, entry.review_interval_days) == (supervisor, 180)
+    assert (entry.review_due_at - entry.validated_at).days == 180
+    assert f"Validated {entry.validated_at:%-d %b %Y} by sam" in text
+    assert f"Next review {entry.review_due_at:%-d %b %Y}" in text
+    assert "Reviewed: validate again" in text
+
+
+def test_validating_again_restarts_an_overdue_review(supervisor_client, make_entry):
+    entry = make_entry(state="validated")
+    overdue = timezone.now() - timedelta(days=3)
+    Entry.objects.filter(pk=entry.pk).update(review_due_at=overdue)
+    assert "(overdue)" in page_text(supervisor_client.get(f"/entries/{entry.pk}/"))
+
+    post_state(supervisor_client, entry, "validated")
+
+    entry.refresh_from_db()
+    assert entry.state == "validated"
+    assert entry.review_due_at > timezone.now() + timedelta(days=179)
+    assert "(overdue)" not in page_text(supervisor_client.get(f"/entries/{entry.pk}/"))
 
 
 def test_supervisor_archives_entry(supervisor_client, entry):
