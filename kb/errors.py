@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.views import defaults
+from django.views import csrf, defaults
 
 API_PREFIX = "/api/"
 
@@ -24,3 +24,16 @@ def server_error(request: HttpRequest) -> HttpResponse:
             {"error": "Something went wrong on the server; it was logged."}, status=500
         )
     return defaults.server_error(request)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """A write without the CSRF token: JSON for the API, the site's page elsewhere."""
+    if _is_api(request):
+        return JsonResponse(
+            {
+                "error": "Missing or wrong CSRF token: send the csrftoken cookie's value "
+                "in the X-CSRFToken header."
+            },
+            status=403,
+        )
+    return csrf.csrf_failure(request, reason=reason, template_name="403_csrf.html")

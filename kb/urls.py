@@ -67,4 +67,6 @@ urlpatterns = [
     path("review/stale/", views_review.gap_list, {"kind": "stale"}, name="review_stale"),
     path("review/tags/", views_review.gap_list, {"kind": "tags"}, name="review_tags"),
     path("api/v1/search", api.search_api, name="api_search"),
+    path("api/v1/entries/<int:pk>", api.entry_api, name="api_entry"),
+    path("api/v1/entries/<int:pk>/reuse", api.reuse_api, name="api_reuse"),
 ]

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from django.test import Client
+
+from kb.models import Reuse, SearchEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +37,7 @@ def test_api_search_has_the_documented_shape(rep_client, refund_entry):
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
     body = response.json()
-    assert set(body) == {"query", "total", "took_ms", "results"}
+    assert set(body) == {"query", "search_id", "total", "took_ms", "results"}
     assert body["query"] == "refunds"
     assert body["total"] == 1
     assert isinstance(body["took_ms"], float)
@@ -271,3 +274,77 @@ def test_api_unknown_endpoint_answers_json(rep_client):
 
     assert response.status_code == 404
     assert response.json() == {"error": "No such API endpoint."}
+
+
+# --- entries and reuse, for integrators ----------------------------------------------
+
+
+def test_api_entry_gives_the_answer_and_its_usage(rep_client, refund_entry):
+    response = rep_client.get(f"/api/v1/entries/{refund_entry.pk}")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["question"] == "How do I refund a double charge?"
+    assert body["answer_html"] == (
+        "<p>Open <strong>Billing</strong> and press Refund on the duplicate.</p>"
+    )
+    assert body["tags"] == ["billing", "payments"]
+    assert body["reuse"] == {"count": 0, "last_used_at": None}
+
+
+def test_api_entry_hides_others_drafts_and_unknown_ids(client, other_rep, make_entry):
+    draft = make_entry(state="draft")
+    client.force_login(other_rep)
+
+    assert_error(client.get(f"/api/v1/entries/{draft.pk}"), 404)
+    assert_error(client.get("/api/v1/entries/999999"), 404)
+
+
+def test_api_entry_needs_a_session(client, refund_entry):
+    assert_error(client.get(f"/api/v1/entries/{refund_entry.pk}"), 401)
+
+
+def test_api_records_a_reuse_linked_to_the_search_once_per_case(rep_client, rep, refund_entry):
+    search_id = rep_client.get(API, {"q": "refund"}).json()["search_id"]
+    url = f"/api/v1/entries/{refund_entry.pk}/reuse"
+
+    first = rep_client.post(url, {"case": "CRM-881", "search_id": search_id})
+    again = rep_client.post(url, {"case": "CRM-881"})
+
+    assert (first.status_code, first.json()["counted"]) == (201, True)
+    assert (again.status_code, again.json()["counted"]) == (200, False)
+    assert again.json()["entry"]["reuse"]["count"] == 1
+    reuse = Reuse.objects.get()
+    assert (reuse.user, reuse.case_ref, reuse.query) == (rep, "CRM-881", "refund")
+    assert SearchEvent.objects.get(pk=search_id).reused
+
+
+@pytest.mark.parametrize(
+    "data",
+    [{"case": "has spaces"}, {"case": "x" * 65}, {"search_id": "abc"}, {"search_id": "9" * 30}],
+)
+def test_api_reuse_refuses_bad_input_and_counts_nothing(rep_client, refund_entry, data):
+    response = rep_client.post(f"/api/v1/entries/{refund_entry.pk}/reuse", data)
+
+    assert_error(response, 400)
+    assert not Reuse.objects.exists()
+
+
+def test_api_reuse_needs_the_csrf_token_like_every_write(rep, refund_entry):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(rep)
+    url = f"/api/v1/entries/{refund_entry.pk}/reuse"
+
+    refused = client.post(url, {"case": "CRM-1"})
+    client.get("/")  # the page sets the csrftoken cookie
+    token = client.cookies["csrftoken"].value
+    accepted = client.post(url, {"case": "CRM-1"}, headers={"X-CSRFToken": token})
+
+    assert "X-CSRFToken" in assert_error(refused, 403)
+    assert accepted.status_code == 201
+    assert Reuse.objects.count() == 1
+
+
+def test_api_reuse_needs_a_session(client, refund_entry):
+    assert_error(client.post(f"/api/v1/entries/{refund_entry.pk}/reuse"), 401)
+    assert not Reuse.objects.exists()
