@@ -186,7 +186,7 @@ def _searches_and_reuses(reps: list[User], now: datetime, rng: random.Random) ->
         found = search.search(query, user=someone, limit=1)
         outcomes[query] = (found.total, found.results[0].entry.pk if found.results else None)
     events, reuse_plans = [], []
-    for days_back in range(WEEKS * 7, 0, -1):
+    for days_back in range(WEEKS * 7, -1, -1):  # up to today, so "this week" has data
         day = now - timedelta(days=days_back)
         if day.weekday() >= 5:
             continue
@@ -200,7 +200,7 @@ def _searches_and_reuses(reps: list[User], now: datetime, rng: random.Random) ->
             else:
                 query = rng.choice(FOUND_QUERIES)
             total, top = outcomes[query]
-            at = _working_moment(day, rng)
+            at = min(_working_moment(day, rng), now - timedelta(minutes=rng.randint(10, 240)))
             opened = top if top and rng.random() < 0.75 else None
             reused = bool(opened) and query in FOUND_QUERIES and rng.random() < 0.55
             events.append(
