@@ -180,6 +180,35 @@ def test_question_list_counts_people_who_searched_without_result(rep_client, rep
     assert "1 person searched for it and found nothing" in text
 
 
+def test_searches_for_part_of_a_question_count_for_it(rep_client, rep, other_rep, supervisor):
+    ask(rep, "Customer's Xbox says NAT type strict, what do they change on the router?")
+    searched(other_rep, "xbox nat")  # two of its words: counts
+    searched(supervisor, "why is my xbox nat")
+    searched(rep, "xbox")  # one word is too little to say it asked this
+    searched(rep, "xbox controller")  # a word the question does not have
+
+    text = page_text(rep_client.get("/questions/"))
+
+    assert "2 people searched for it and found nothing" in text
+
+
+def test_answer_tells_people_whose_search_was_part_of_the_question(rep, other_rep, supervisor):
+    question = ask(rep, "Customer's Xbox says NAT type strict, what do they change?")
+    searched(other_rep, "xbox nat")
+
+    actions.answer_question(question=question, user=supervisor, content=EntryContent(**ANSWER))
+
+    assert notified(Notification.Kind.SEARCH_ANSWERED) == ["omar"]
+
+
+def test_no_result_search_points_to_the_open_question_containing_it(rep_client, other_rep):
+    question = ask(other_rep, "Customer's Xbox says NAT type strict, what do they change?")
+
+    response = rep_client.get("/search/", {"q": "xbox nat"})
+
+    assert f'href="/questions/{question.pk}/"' in response.content.decode()
+
+
 def test_question_list_empty_state_is_helpful(rep_client):
     text = page_text(rep_client.get("/questions/"))
 

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from kb import search
+from kb import reports, search
 from kb.actions.entries import EntryContent, capture_entry
 from kb.actions.notifications import notify, shorten
 from kb.models import (
@@ -142,11 +142,7 @@ def _tell_about_answer(question: Question, *, entry: Entry, answerer, at: dateti
         at=at,
     )
     # Those whose search for it found nothing, and those who asked it again.
-    searched = (
-        Q(search_events__normalized=question.normalized, search_events__result_count=0)
-        if question.normalized
-        else Q(pk__in=[])
-    )
+    searched = Q(pk__in=reports.no_result_searcher_ids(question.normalized))
     searchers = (
         get_user_model()
         .objects.filter(searched | Q(questions_followed=question), is_active=True)
