@@ -106,7 +106,7 @@ def seed_history(people: dict[str, User], *, now: datetime, seed: int = 7) -> di
     improved = _improvements(people, entries, rng, now)
     events, reuses = _searches_and_reuses(reps, now, rng)
     thanks = _thanks(reps, entries, rng, now)
-    flags = _flags(people, entries, rng, now)
+    flags = _flags(people, rng, now)
     questions = _questions(people, by_question, now)
     _review_dates(entries, rng, now)
     Notification.objects.filter(created_at__lt=now - timedelta(days=3)).update(
@@ -264,31 +264,49 @@ def _active_ids() -> set[int]:
     return set(User.objects.filter(is_active=True).values_list("pk", flat=True))
 
 
+# Who flags what, why, how many days ago, and a search that finds the entry meant.
 FLAGS = [
-    ("rep2", Flag.Reason.OUTDATED, "The April price rise figure changed this year.", 3),
-    ("rep4", Flag.Reason.UNCLEAR, "Step 3 doesn't say which screen in Compass.", 6),
-    ("rep5", Flag.Reason.WRONG, "Roaming zone list is missing Turkey.", 1),
-    ("rep6", Flag.Reason.DUPLICATE, "Same question as the other one about paying.", 10),
+    (
+        "rep2",
+        Flag.Reason.OUTDATED,
+        "The April price rise figure changed this year.",
+        3,
+        "bill went up",
+    ),
+    (
+        "rep4",
+        Flag.Reason.UNCLEAR,
+        "Step 3 doesn't say which screen in Compass.",
+        6,
+        "outage credit",
+    ),
+    ("rep5", Flag.Reason.WRONG, "Roaming zone list is missing Turkey.", 1, "roaming charges"),
+    ("rep6", Flag.Reason.DUPLICATE, "Same question as the other one about paying.", 10, "pay bill"),
 ]
 
 
-def _flags(people: dict[str, User], entries: list[Entry], rng: random.Random, now: datetime) -> int:
+def _found(query: str, user: User, *, limit: int = 1) -> list[Entry]:
+    return [result.entry for result in search.search(query, user=user, limit=limit).results]
+
+
+def _flags(people: dict[str, User], rng: random.Random, now: datetime) -> int:
     """Open flags with their banners, plus one resolved by an edit and one dismissed."""
-    flagged = rng.sample([e for e in entries if e.state != Entry.State.ARCHIVED], len(FLAGS) + 1)
     made = []
-    for (username, reason, comment, days), entry in zip(FLAGS, flagged, strict=False):
-        at = _working_moment(now - timedelta(days=days), rng)
-        duplicate = None
-        if reason == Flag.Reason.DUPLICATE:
-            duplicate = next(e for e in entries if e.pk != entry.pk and "pay" in e.question)
+    for username, reason, comment, days, query in FLAGS:
+        found = _found(query, people[username], limit=2)
+        if not found:
+            continue
+        duplicate = found[1] if reason == Flag.Reason.DUPLICATE and len(found) > 1 else None
+        if reason == Flag.Reason.DUPLICATE and duplicate is None:
+            continue
         made.append(
             Flag(
-                entry=entry,
+                entry=found[0],
                 reason=reason,
                 duplicate_of=duplicate,
                 comment=comment,
                 raised_by=people[username],
-                created_at=at,
+                created_at=_working_moment(now - timedelta(days=days), rng),
             )
         )
     improved = Entry.objects.filter(revisions__number__gt=1, revisions__summary__startswith="Added")
@@ -307,19 +325,20 @@ def _flags(people: dict[str, User], entries: list[Entry], rng: random.Random, no
                 resolution_revision=revision,
             )
         )
-    made.append(
-        Flag(
-            entry=flagged[-1],
-            reason=Flag.Reason.WRONG,
-            comment="I think the fee is different.",
-            raised_by=people["rep3"],
-            created_at=now - timedelta(days=12),
-            state=Flag.State.DISMISSED,
-            resolved_by=people["supervisor"],
-            resolved_at=now - timedelta(days=11),
-            dismiss_reason="Checked with billing: the fee is right.",
+    for entry in _found("leave price rise", people["rep3"]):
+        made.append(
+            Flag(
+                entry=entry,
+                reason=Flag.Reason.WRONG,
+                comment="I think the early exit fee is different.",
+                raised_by=people["rep3"],
+                created_at=now - timedelta(days=12),
+                state=Flag.State.DISMISSED,
+                resolved_by=people["supervisor"],
+                resolved_at=now - timedelta(days=11),
+                dismiss_reason="Checked with billing: the fee is right.",
+            )
         )
-    )
     Flag.objects.bulk_create(made)
     active = _active_ids()
     Notification.objects.bulk_create(
