@@ -8,6 +8,7 @@ run as a formula on a supervisor's machine (OWASP "CSV injection").
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterable
 from datetime import date, datetime
 
@@ -34,11 +35,12 @@ def guard(value: object) -> str | int | float:
 
 
 def csv_response(filename: str, header: list[str], rows: Iterable[Iterable]) -> HttpResponse:
-    """A CSV attachment named ``filename`` with ``header`` and guarded ``rows``."""
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    writer = csv.writer(response)
+    """A CSV attachment named ``filename`` with ``header`` and guarded ``rows``, written
+    to a buffer first: a write per row to the response encodes each row on its own."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
     writer.writerow(header)
-    for row in rows:
-        writer.writerow([guard(value) for value in row])
+    writer.writerows([guard(value) for value in row] for row in rows)
+    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

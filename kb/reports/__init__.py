@@ -79,6 +79,7 @@ from kb.reports.questions import (
 from kb.reports.weekly import (
     week_start,
     weekly_counts,
+    weekly_tally,
     weeks_between,
 )
 
@@ -152,5 +153,6 @@ __all__ = [
     "thin_tags",
     "week_start",
     "weekly_counts",
+    "weekly_tally",
     "weeks_between",
 ]

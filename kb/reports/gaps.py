@@ -132,13 +132,12 @@ def _latest_queries(event_ids: Iterable[int]) -> dict[int, str]:
 
 def _searchers(gap_filter: GapFilter, keys: list[str]) -> dict[str, list[str]]:
     """Up to PEOPLE_SHOWN usernames per normalised query whose search found nothing, most
-    recent first. ``result_count < 1`` rather than ``= 0``: SQLite then reads the few
-    groups through the (normalized, created_at) index instead of every empty search."""
+    recent first (read from the no-result index alone)."""
     if not keys:
         return {}
     rows = (
         _searches(gap_filter)
-        .filter(normalized__in=keys, result_count__lt=1)
+        .filter(normalized__in=keys, result_count=0)
         .exclude(user=None)
         .values("normalized", "user__username")
         .annotate(last=Max("created_at"))
@@ -234,24 +233,35 @@ class UnusedSearch:
 def searches_without_reuse(
     gap_filter: GapFilter, limit: int = GAP_PAGE_SIZE, offset: int = 0
 ) -> GapList[UnusedSearch]:
-    """Searches with results but no reuse, grouped like ``no_result_searches``."""
+    """Searches with results but no reuse, grouped like ``no_result_searches`` (three
+    queries).
+
+    The groups are ranked over the searches without reuse only, which the not-reused index
+    holds; how many searches had results and how many people searched are then counted
+    for the page's groups alone, rather than over the whole log.
+    """
     not_reused = Q(reused=False)
     groups = (
         _searches(gap_filter)
-        .filter(result_count__gt=0)
+        .filter(not_reused, result_count__gt=0)
         .values("normalized")
         .annotate(
-            searches=Count("id"),
-            count=Count("id", filter=not_reused),
-            opened=Count("id", filter=not_reused & Q(opened_entry__isnull=False)),
-            people=Count("user", distinct=True, filter=not_reused),
-            last_seen=Max("created_at", filter=not_reused),
-            latest=Max("id", filter=not_reused),
+            count=Count("id"),
+            opened=Count("id", filter=Q(opened_entry__isnull=False)),
+            last_seen=Max("created_at"),
+            latest=Max("id"),
         )
-        .filter(count__gt=0)
         .order_by("-count", "-last_seen", "normalized")
     )
     rows, total = _page(groups, offset, limit)
+    keys = [row["normalized"] for row in rows]
+    searched = {
+        row["normalized"]: row
+        for row in _searches(gap_filter)
+        .filter(normalized__in=keys, result_count__gt=0)
+        .values("normalized")
+        .annotate(searches=Count("id"), people=Count("user", distinct=True, filter=not_reused))
+    }
     queries = _latest_queries(row["latest"] for row in rows)
     return GapList(
         [
@@ -260,8 +270,8 @@ def searches_without_reuse(
                 query=queries.get(row["latest"], row["normalized"]),
                 count=row["count"],
                 opened=row["opened"],
-                searches=row["searches"],
-                people=row["people"],
+                searches=searched[row["normalized"]]["searches"],
+                people=searched[row["normalized"]]["people"],
                 last_seen=row["last_seen"],
             )
             for row in rows

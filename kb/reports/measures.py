@@ -5,22 +5,17 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.db.models import (
-    Case,
     Count,
     Exists,
     F,
-    IntegerField,
     OuterRef,
     Q,
     QuerySet,
-    Value,
-    When,
 )
-from django.utils import timezone
 
 from kb.models import (
     Entry,
@@ -32,7 +27,7 @@ from kb.models import (
     Team,
 )
 from kb.reports.credit import CONTRIBUTING, IMPROVING
-from kb.reports.weekly import week_start, weeks_between
+from kb.reports.weekly import week_finder, weekly_tally, weeks_between
 
 REPS_GROUP = "Reps"
 MAX_TEAMS_COMPARED = 20
@@ -216,7 +211,7 @@ def _weekly(
     weeks = weeks_between(since, until - timedelta(microseconds=1))
 
     def tally(queryset: QuerySet, field: str = "created_at", **aggregates) -> dict:
-        return _weekly_tally(queryset, field, since=since, until=until, weeks=weeks, **aggregates)
+        return weekly_tally(queryset, field, since=since, until=until, weeks=weeks, **aggregates)
 
     revisions = tally(
         Revision.objects.filter(CONTRIBUTING, **by("editor")),
@@ -257,47 +252,6 @@ def _weekly(
         flagged=series(flagged),
         validated=series(validated["n"]),
     )
-
-
-def _weekly_tally(
-    queryset: QuerySet,
-    field: str,
-    *,
-    since: datetime,
-    until: datetime,
-    weeks: list[date],
-    **aggregates,
-) -> dict[str, list[int]]:
-    """Each of ``aggregates`` per week of ``field`` in ``[since, until)``, in one query:
-    ``{name: [value in weeks[0], value in weeks[1], ...]}``.
-
-    Rows are put in their week by comparing ``field`` with the weeks' local midnights
-    (a binary search written as nested CASE), not with TruncWeek: on SQLite that is a
-    Python function called for every row, several times slower on the search log.
-    """
-    starts = [timezone.make_aware(datetime.combine(week, time.min)) for week in weeks[1:]]
-
-    def week_of(first: int, last: int):
-        if first == last:
-            return Value(first)
-        middle = (first + last + 1) // 2
-        return Case(
-            When(**{f"{field}__lt": starts[middle - 1]}, then=week_of(first, middle - 1)),
-            default=week_of(middle, last),
-            output_field=IntegerField(),
-        )
-
-    rows = (
-        queryset.filter(**{f"{field}__gte": since, f"{field}__lt": until})
-        .order_by()
-        .values(week_index=week_of(0, len(weeks) - 1))
-        .annotate(**aggregates)
-    )
-    tallies = {name: [0] * len(weeks) for name in aggregates}
-    for row in rows:
-        for name in aggregates:
-            tallies[name][row["week_index"]] = row[name]
-    return tallies
 
 
 def _active_reps() -> QuerySet:
@@ -355,10 +309,13 @@ def _median(spans: list[timedelta]) -> timedelta | None:
 
 
 def _weekly_median_hours(spans: list[tuple[datetime, timedelta]], weeks: list[date]) -> Series:
-    by_week: defaultdict[date, list[timedelta]] = defaultdict(list)
+    week_of = week_finder(weeks)
+    by_week: defaultdict[int, list[timedelta]] = defaultdict(list)
     for ended, spent in spans:
-        by_week[week_start(ended)].append(spent)
+        index = week_of(ended)
+        if index is not None:
+            by_week[index].append(spent)
     return [
-        (week, round(_median(by_week[week]) / timedelta(hours=1), 1) if week in by_week else None)
-        for week in weeks
+        (week, round(_median(by_week[n]) / timedelta(hours=1), 1) if n in by_week else None)
+        for n, week in enumerate(weeks)
     ]
