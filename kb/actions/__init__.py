@@ -31,6 +31,7 @@ from kb.actions.imports import (
     import_entries,
 )
 from kb.actions.notifications import (
+    display_name,
     mark_read,
     notify,
     shorten,
@@ -89,6 +90,7 @@ __all__ = [
     "counted_reuse",
     "credited_people",
     "dismiss_flag",
+    "display_name",
     "edit_entry",
     "flag_entry",
     "import_entries",

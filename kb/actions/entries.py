@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from kb import reports, search
 from kb.actions.flags import _resolve_flags
-from kb.actions.notifications import notify, shorten
+from kb.actions.notifications import display_name, notify, shorten
 from kb.markdown import markdown_to_text
 from kb.models import (
     ANSWER_MAX_LENGTH,
@@ -252,7 +252,7 @@ def edit_entry(
 
 def _tell_about_edit(entry: Entry, *, editor, at: datetime) -> None:
     """The owner hears that someone else edited their entry; watchers that it changed."""
-    name = editor.get_username() if editor else "Someone"
+    name = display_name(editor) if editor else "Someone"
     if entry.owner:
         notify(
             [entry.owner],
@@ -323,7 +323,7 @@ def change_state(
                 [entry.owner],
                 kind=Notification.Kind.ENTRY_VALIDATED,
                 actor=actor,
-                text=f"{actor.get_username()} validated “{shorten(entry.question)}”.",
+                text=f"{display_name(actor)} validated “{shorten(entry.question)}”.",
                 entry=entry,
                 at=now,
             )
@@ -368,6 +368,6 @@ def adopt_entry(*, entry: Entry, user) -> Entry:
         if entry.owner_id == user.pk:
             raise ValidationError({"owner": "You already own this entry."})
         if entry.owner and entry.owner.is_active:
-            raise ValidationError({"owner": f"{entry.owner.get_username()} owns this entry."})
+            raise ValidationError({"owner": f"{display_name(entry.owner)} owns this entry."})
         raise ValidationError({"owner": "This entry can no longer be adopted."})
     return entry

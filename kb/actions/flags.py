@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from kb.actions.notifications import notify, shorten
+from kb.actions.notifications import display_name, notify, shorten
 from kb.models import (
     FLAG_COMMENT_MAX_LENGTH,
     SUMMARY_MAX_LENGTH,
@@ -85,7 +85,7 @@ def flag_entry(
                 kind=Notification.Kind.ENTRY_FLAGGED,
                 actor=user,
                 text=(
-                    f"{user.get_username()} flagged your entry “{shorten(entry.question)}” "
+                    f"{display_name(user)} flagged your entry “{shorten(entry.question)}” "
                     f"as {_flag_label(flag)}{quoted}"
                 ),
                 entry=entry,
@@ -127,7 +127,7 @@ def dismiss_flag(*, flag: Flag, actor, reason: str) -> Flag:
             kind=Notification.Kind.FLAG_CLOSED,
             actor=actor,
             text=(
-                f"{actor.get_username()} dismissed your flag on “{shorten(flag.entry.question)}” "
+                f"{display_name(actor)} dismissed your flag on “{shorten(flag.entry.question)}” "
                 f"({_flag_label(flag)}): {shorten(reason, 120)}"
             ),
             entry=flag.entry,
@@ -143,7 +143,7 @@ def _resolve_flags(entry: Entry, *, ids: Iterable[int], revision: Revision, edit
     Flag.objects.filter(entry=entry, state=Flag.State.OPEN, pk__in=wanted).update(
         state=Flag.State.RESOLVED, resolution_revision=revision, resolved_by=editor, resolved_at=at
     )
-    name = editor.get_username() if editor else "Someone"
+    name = display_name(editor) if editor else "Someone"
     for flag in Flag.objects.filter(resolution_revision=revision).select_related("raised_by"):
         notify(
             [flag.raised_by],

@@ -17,6 +17,11 @@ def shorten(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+def display_name(person) -> str:
+    """How a person is named in what others read: full name, else username."""
+    return person.get_full_name() or person.get_username()
+
+
 def notify(
     recipients: Iterable,
     *,

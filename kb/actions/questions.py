@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from kb import reports, search
 from kb.actions.entries import EntryContent, capture_entry
-from kb.actions.notifications import notify, shorten
+from kb.actions.notifications import display_name, notify, shorten
 from kb.models import (
     QUESTION_DETAILS_MAX_LENGTH,
     QUESTION_MAX_LENGTH,
@@ -92,7 +92,7 @@ def assign_question(*, question: Question, actor, assignee) -> Question:
             [assignee],
             kind=Notification.Kind.QUESTION_ASSIGNED,
             actor=actor,
-            text=f"{actor.get_username()} asked you to answer “{shorten(question.text)}”.",
+            text=f"{display_name(actor)} asked you to answer “{shorten(question.text)}”.",
             question=question,
             at=now,
         )
@@ -130,7 +130,7 @@ def answer_question(
 
 
 def _tell_about_answer(question: Question, *, entry: Entry, answerer, at: datetime) -> None:
-    name = answerer.get_username()
+    name = display_name(answerer)
     quoted = shorten(question.text)
     notify(
         [question.asked_by],

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from kb.actions.notifications import notify, shorten
+from kb.actions.notifications import display_name, notify, shorten
 from kb.models import (
     CASE_REF_MAX_LENGTH,
     THANKS_NOTE_MAX_LENGTH,
@@ -101,7 +101,7 @@ def thank_entry(*, entry: Entry, user, note: str = "") -> tuple[Thanks, bool]:
                 credited_people(entry),
                 kind=Notification.Kind.ENTRY_THANKED,
                 actor=user,
-                text=f"{user.get_username()} thanked you for “{shorten(entry.question)}”{quoted}",
+                text=f"{display_name(user)} thanked you for “{shorten(entry.question)}”{quoted}",
                 entry=entry,
                 at=now,
             )

@@ -48,3 +48,11 @@ def bar_chart(series, *, label: str, unit: str = "") -> dict:
         "chart_width": CHART_WIDTH,
         "chart_height": CHART_HEIGHT,
     }
+
+
+@register.filter(name="name")
+def display_name(person) -> str:
+    """How a person is shown on every page: their full name, else their username."""
+    if not person:
+        return ""
+    return person.get_full_name() or person.get_username()
