@@ -17,6 +17,7 @@ from kb import actions, reports, search
 from kb.forms import AskForm, CaptureForm
 from kb.models import QUESTION_MAX_LENGTH, Entry, Question
 from kb.permissions import can_supervise, supervisor_required
+from kb.views import close_matches
 
 PAGE_SIZE = reports.QUESTIONS_PAGE_SIZE
 MAX_PAGE = 1_000
@@ -105,7 +106,8 @@ def detail_context(request: HttpRequest, question: Question, **extra) -> dict:
     answer = question.answer_entry
     suggestions = []
     if is_open and is_asker:
-        suggestions = search.search(question.text, user=user, limit=FOUND_IT_SUGGESTIONS).results
+        found = search.search(question.text, user=user, limit=FOUND_IT_SUGGESTIONS)
+        suggestions = close_matches(found)
     return {
         "question": question,
         "is_open": is_open,

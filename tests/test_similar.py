@@ -24,6 +24,17 @@ def test_similar_is_empty_when_nothing_is_close(rep_client, entry):
     assert page_text(response) == ""
 
 
+def test_similar_leaves_out_entries_sharing_one_word_of_several(rep_client, entry):
+    """The entry ("broadband keeps dropping every evening") shares one word of five."""
+    question = "evening tv box hdmi flicker"
+    assert rep_client.get("/api/v1/search", {"q": question}).json()["total"] == 1
+
+    response = rep_client.get("/entries/similar/", {"question": question})
+
+    assert response.status_code == 200
+    assert entry.question not in page_text(response)
+
+
 def test_similar_ignores_very_short_and_huge_questions(rep_client, entry):
     for question in ("br", "broadband " * 100):
         assert page_text(rep_client.get("/entries/similar/", {"question": question})) == ""
