@@ -212,13 +212,11 @@ GAP_MAX_PAGE = 2_000
 GAP_FIRST_YEAR, GAP_LAST_YEAR = 2000, 2100
 
 
-class GapFilterForm(forms.Form):
-    """The period and tag a supervisor narrows a gap list to (all optional)."""
+class PeriodForm(forms.Form):
+    """A period of whole days, from and to both optional and within sane years."""
 
     since = forms.DateField(required=False, label="From", widget=forms.DateInput({"type": "date"}))
     until = forms.DateField(required=False, label="To", widget=forms.DateInput({"type": "date"}))
-    tag = forms.CharField(required=False, max_length=TAG_MAX_LENGTH + len("tag:"))
-    page = forms.IntegerField(required=False, min_value=1, max_value=GAP_MAX_PAGE)
 
     def _clean_day(self, name: str) -> date | None:
         day = self.cleaned_data[name]
@@ -231,6 +229,13 @@ class GapFilterForm(forms.Form):
 
     def clean_until(self) -> date | None:
         return self._clean_day("until")
+
+
+class GapFilterForm(PeriodForm):
+    """The period and tag a supervisor narrows a gap list to (all optional)."""
+
+    tag = forms.CharField(required=False, max_length=TAG_MAX_LENGTH + len("tag:"))
+    page = forms.IntegerField(required=False, min_value=1, max_value=GAP_MAX_PAGE)
 
     def clean_tag(self) -> str:
         tag = self.cleaned_data["tag"].strip().lower().removeprefix("tag:")
@@ -289,7 +294,7 @@ MEASURES_MAX_DAYS = 2 * 366  # two years, leap day included
 MEASURES_DATE_ERRORS = {"invalid": "Enter dates as YYYY-MM-DD, for example 2025-03-01."}
 
 
-class MeasuresForm(forms.Form):
+class MeasuresForm(PeriodForm):
     """The period (whole days in the site's time zone, both included) and the team of the
     KCS measures page. A missing start is the Monday ``MEASURES_DEFAULT_WEEKS`` weeks back
     (the end's week included); a missing end is today."""
@@ -308,18 +313,6 @@ class MeasuresForm(forms.Form):
         self.fields["team"].choices = [("", "Whole floor")] + [
             (key, team.name) for key, team in self.teams.items()
         ]
-
-    def _clean_day(self, name: str) -> date | None:
-        day = self.cleaned_data[name]
-        if day and not GAP_FIRST_YEAR <= day.year < GAP_LAST_YEAR:
-            raise ValidationError(f"Pick a date between {GAP_FIRST_YEAR} and {GAP_LAST_YEAR}.")
-        return day
-
-    def clean_since(self) -> date | None:
-        return self._clean_day("since")
-
-    def clean_until(self) -> date | None:
-        return self._clean_day("until")
 
     def clean(self) -> dict:
         data = super().clean()
