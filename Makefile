@@ -1,11 +1,15 @@
 # Floorbook: `make run` serves the demo site, `make test` runs the whole suite.
+# `make test-postgres` runs it again on PostgreSQL with the PostgreSQL search backend.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 export KB_DATA_DIR ?= $(CURDIR)/var
+# A reachable PostgreSQL for `make test-postgres`; pytest-django creates and drops its own
+# test_<name> database there and leaves this one alone.
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: run test lint format bench eval clean venv
+.PHONY: run test test-postgres lint format bench eval clean venv
 
 # Reinstall when the dependency list changes.
 $(VENV)/.installed: pyproject.toml
@@ -25,6 +29,9 @@ run: venv
 test: venv
 	$(BIN)/pytest
 
+test-postgres: venv
+	DATABASE_URL=$(TEST_DATABASE_URL) KB_SEARCH_BACKEND=postgres $(BIN)/pytest
+
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -34,7 +41,7 @@ format: venv
 	$(BIN)/ruff format .
 
 bench: venv
-	$(BIN)/python manage.py bench --sizes 10000,100000
+	$(BIN)/python manage.py bench --sizes 10000,100000 --backends whoosh,postgres
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -6,6 +6,7 @@ Writes go through ``kb.actions``; these models hold no business logic.
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -528,3 +529,35 @@ class Team(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class SearchDocument(models.Model):
+    """An entry as the PostgreSQL search backend indexes it (``KB_SEARCH_BACKEND=postgres``).
+
+    Written in the same transaction as the entry, so a committed entry is searchable from
+    every app server at once. ``vector`` holds the stems ``kb.search.text`` makes (the
+    analysis the Whoosh backend uses), weighted A question, B "also asked as", C answer,
+    environment and cause, and the tags as ``#tag`` lexemes for filtering. Its GIN index
+    is created by migration 0010 on PostgreSQL only. Empty with the Whoosh backend.
+    """
+
+    entry = models.OneToOneField(
+        Entry, primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    vector = SearchVectorField()
+    state = models.CharField(max_length=16, choices=Entry.State.choices)
+    author_id = models.BigIntegerField(null=True)
+    updated_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"search document of entry {self.entry_id}"
+
+
+class SearchWord(models.Model):
+    """A word the PostgreSQL search backend has indexed, as written (lowercased): the
+    vocabulary typos are corrected against, through a trigram index (migration 0010)."""
+
+    word = models.CharField(max_length=64, primary_key=True)
+
+    def __str__(self) -> str:
+        return self.word

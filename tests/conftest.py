@@ -15,13 +15,39 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+def pytest_report_header(config) -> str:
+    from django.conf import settings
+    from django.db import connection
+
+    return f"database: {connection.vendor}, search backend: {settings.KB_SEARCH_BACKEND}"
+
+
 @pytest.fixture(autouse=True)
 def search_index(settings, tmp_path):
-    """Every test gets its own empty search index in ``tmp_path``."""
+    """Every test gets its own empty search index: a Whoosh index in ``tmp_path``, or,
+    with ``KB_SEARCH_BACKEND=postgres`` (``make test-postgres``), the search tables of
+    the test database, emptied by the test's rollback."""
     search.reset_backend()
     settings.KB_INDEX_DIR = tmp_path / "index"
     yield settings.KB_INDEX_DIR
     search.reset_backend()
+
+
+@pytest.fixture
+def whoosh_index(settings, search_index):
+    """For tests of the Whoosh index itself (its files, locks and schema): they run with
+    the Whoosh backend whichever backend the suite runs with."""
+    search.reset_backend()
+    settings.KB_SEARCH_BACKEND = "whoosh"
+    yield search_index
+    search.reset_backend()
+
+
+@pytest.fixture
+def transactional_index() -> bool:
+    """Whether this run's backend indexes inside the write's transaction (PostgreSQL)
+    rather than after the commit (Whoosh)."""
+    return search.get_backend().transactional
 
 
 def make_user(username: str, group: str = "Reps", **extra) -> User:

@@ -1,4 +1,8 @@
-"""Writing to the search index: waiting for other writers, and never losing an entry."""
+"""Writing to the search index: waiting for other writers, and never losing an entry.
+
+The lock tests are about the Whoosh index's files, so they use the Whoosh backend under
+either suite; the rest run against the suite's backend.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.core.management import call_command
+from django.db import transaction
 from whoosh.index import LockError
 
 from kb import actions, search
@@ -55,13 +60,13 @@ def found(text: str, user) -> list[str]:
 
 
 @pytest.fixture
-def short_lock_wait(monkeypatch):
+def short_lock_wait(monkeypatch, whoosh_index):
     """Writers give up waiting for the lock sooner, so the retry path runs in the test."""
     monkeypatch.setattr(whoosh_backend, "LOCK_WAIT", 0.1)
 
 
 @pytest.fixture
-def held_lock():
+def held_lock(whoosh_index):
     """Another writer holding the index lock until the test commits or cancels it."""
     writer = search.get_backend().ix.writer()
     yield writer
@@ -150,7 +155,8 @@ WRITER_SCRIPT = textwrap.dedent(
 )
 
 
-def test_two_processes_writing_at_once_lose_nothing(tmp_path, search_index):
+def test_two_processes_writing_at_once_lose_nothing(tmp_path, whoosh_index):
+    search_index = whoosh_index
     assert search.get_backend().document_count() == 0  # created before the writers start
     search.reset_backend()
     batches, size = 25, 8
@@ -310,3 +316,53 @@ def test_search_after_archive_hides_entry(
         )
 
     assert found("broadband", rep) == []
+
+
+def test_search_never_finds_a_write_that_rolled_back(rep, django_capture_on_commit_callbacks):
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        actions.capture_entry(
+            author=rep,
+            content=EntryContent(question="Roaming stops in Spain", answer="Turn it on."),
+        )
+        raise RuntimeError("the request failed after the save")
+
+    assert found("roaming", rep) == []
+
+
+def test_search_finds_a_saved_entry_inside_its_transaction_only_on_postgres(
+    rep, transactional_index
+):
+    """Where the backends differ (README, "Search backends"): PostgreSQL indexes in the
+    write's transaction, so the entry is findable in it and from every connection the
+    moment it commits; Whoosh indexes after the commit (no on-commit callback runs in
+    this test, so it is not indexed yet)."""
+    with transaction.atomic():
+        actions.capture_entry(
+            author=rep,
+            content=EntryContent(question="Roaming stops in Spain", answer="Turn it on."),
+        )
+        inside = found("roaming", rep)
+
+    assert inside == (["Roaming stops in Spain"] if transactional_index else [])
+
+
+def test_index_failure_inside_the_transaction_keeps_it_usable(
+    broken_index, rep, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        entry = actions.capture_entry(
+            author=rep,
+            content=EntryContent(question="Roaming stops in Spain", answer="Turn it on."),
+        )
+        actions.edit_entry(
+            entry=entry,
+            editor=rep,
+            base_version=entry.version,
+            content=EntryContent(question="Roaming stops in Spain", answer="Turn roaming on."),
+        )
+
+    assert Entry.objects.get(pk=entry.pk).version == 2

@@ -33,7 +33,13 @@ class Visibility:
 
 
 class SearchBackend(Protocol):
-    def index_documents(self, documents: Iterable[EntryDocument], *, new: bool = False) -> int: ...
+    # True when the index lives in the database: writes then index inside their own
+    # transaction instead of after the commit (kb.search.service.index_after_commit).
+    transactional: bool
+
+    def index_documents(
+        self, documents: Iterable[EntryDocument], *, new: bool = False, bulk: bool = False
+    ) -> int: ...
 
     def remove(self, entry_ids: Iterable[int]) -> None: ...
 

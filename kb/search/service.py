@@ -6,14 +6,15 @@ import logging
 import re
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from functools import cache
 from itertools import islice
 
 from django.conf import settings
-from django.db import transaction
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connection, transaction
 from django.db.models import Count
 from django.utils.safestring import SafeString
 
@@ -40,6 +41,14 @@ def get_backend() -> SearchBackend:
         from kb.search.whoosh_backend import WhooshBackend
 
         return WhooshBackend(settings.KB_INDEX_DIR)
+    if name == "postgres":
+        if connection.vendor != "postgresql":
+            raise ImproperlyConfigured(
+                "KB_SEARCH_BACKEND=postgres needs a PostgreSQL DATABASE_URL."
+            )
+        from kb.search.postgres_backend import PostgresBackend
+
+        return PostgresBackend()
     raise ValueError(f"Unknown KB_SEARCH_BACKEND {name!r}")
 
 
@@ -92,16 +101,34 @@ _deferred: ContextVar[list[tuple[list[int], bool]] | None] = ContextVar(
 
 
 def index_after_commit(entry_ids: Iterable[int], *, new: bool = False) -> None:
-    """Index once the surrounding transaction commits.
+    """Index once the surrounding transaction commits, or, when the backend keeps its
+    index in the database (``transactional``), now, inside that transaction: the entry
+    and its index row commit together, so every app server finds it at once.
 
-    ``robust=True``: an index failure is logged and never undoes or fails the write;
-    ``rebuild_index`` repairs the index from the database.
+    Either way an index failure is logged and never undoes or fails the write (a
+    savepoint keeps the transaction usable); ``rebuild_index`` repairs the index.
     """
     entry_ids = list(entry_ids)
     if (deferred := _deferred.get()) is not None:
         deferred.append((entry_ids, new))
         return
+    if getattr(get_backend(), "transactional", False):
+        _index_in_transaction(entry_ids, new=new)
+        return
     transaction.on_commit(lambda: index_entries(entry_ids, new=new), robust=True)
+
+
+def _index_in_transaction(entry_ids: list[int], *, new: bool) -> None:
+    try:
+        with transaction.atomic():
+            index_entries(entry_ids, new=new)
+    except Exception as error:
+        logger.error(
+            "Indexing entries %s failed (%s); rebuild_index repairs the index.",
+            entry_ids[:20],
+            error,
+            exc_info=True,
+        )
 
 
 @contextmanager
@@ -127,10 +154,16 @@ def indexing_deferred() -> Iterator[None]:
 
 
 def rebuild(*, progress=None) -> int:
-    """Rebuild the whole index from the database. Returns the number of entries indexed."""
-    get_backend().clear()
-    ids = Entry.objects.order_by("pk").values_list("pk", flat=True)
-    return index_entries(ids.iterator(), new=True, progress=progress)
+    """Rebuild the whole index from the database. Returns the number of entries indexed.
+
+    A ``transactional`` backend rebuilds in one transaction: searches keep finding the
+    old index until the new one is complete.
+    """
+    backend = get_backend()
+    with transaction.atomic() if getattr(backend, "transactional", False) else nullcontext():
+        backend.clear()
+        ids = Entry.objects.order_by("pk").values_list("pk", flat=True)
+        return index_entries(ids.iterator(), new=True, progress=progress)
 
 
 def _batched(iterable: Iterator[int], size: int) -> Iterator[list[int]]:

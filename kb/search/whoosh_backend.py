@@ -63,6 +63,8 @@ def build_schema() -> Schema:
 
 
 class WhooshBackend:
+    transactional = False  # indexed after the write commits (kb.search.service)
+
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._index = None

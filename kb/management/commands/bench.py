@@ -1,20 +1,21 @@
 """Measure search speed and review pages on a fresh site: ``make bench``.
 
-For each size, builds a new site in a temporary data dir (migrate, import N entries),
-then measures search latency through the JSON API's code path and the time from
-saving an entry to finding it. At ``--review-size`` entries it then adds a busy floor's
-history (100,000 searches and what followed) and times the supervisor and people pages.
-Prints figures; asserts nothing.
+For each backend and size, builds a new site in a temporary data dir (migrate, import N
+entries; with ``--backends postgres`` in a throwaway PostgreSQL database), then measures
+search latency through the JSON API's code path and the time from saving an entry to
+finding it. At ``--review-size`` entries it then adds a busy floor's history (100,000
+searches and what followed) and times the supervisor and people pages. Prints figures;
+asserts nothing.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import time
 
-from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from kb.bench import corpus
 from kb.bench.site import FreshSite
@@ -26,6 +27,9 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[index]
 
 
+DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/postgres"
+
+
 class Command(BaseCommand):
     help = "Benchmark import and search on fresh temporary sites and print the figures."
 
@@ -34,6 +38,17 @@ class Command(BaseCommand):
             "--sizes", default="10000", help="Comma-separated entry counts (default 10000)."
         )
         parser.add_argument("--queries", type=int, default=500, help="Searches per size.")
+        parser.add_argument(
+            "--backends",
+            default="whoosh",
+            help="Comma-separated search backends to measure side by side: whoosh, postgres.",
+        )
+        parser.add_argument(
+            "--postgres",
+            default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_POSTGRES),
+            help="PostgreSQL server for --backends postgres; each site gets a throwaway "
+            f"database there (default $BENCH_DATABASE_URL or {DEFAULT_POSTGRES}).",
+        )
         parser.add_argument(
             "--review-size",
             type=int,
@@ -50,6 +65,8 @@ class Command(BaseCommand):
         *args,
         sizes: str,
         queries: int,
+        backends: str,
+        postgres: str,
         review_size: int,
         measure: bool,
         measure_review: bool,
@@ -61,26 +78,33 @@ class Command(BaseCommand):
         if measure_review:
             self.stdout.write(json.dumps(self.measure_review()))
             return
+        for backend in backends.split(","):
+            if backend not in ("whoosh", "postgres"):
+                raise CommandError(f"Unknown backend {backend!r}: whoosh or postgres.")
         rows, review = [], None
-        for size in (int(size) for size in sizes.split(",")):
-            row, pages = self.run_size(size, queries, review=size == review_size)
-            rows.append(row)
-            review = pages or review
+        for backend in backends.split(","):
+            server = postgres if backend == "postgres" else None
+            for size in (int(size) for size in sizes.split(",")):
+                row, pages = self.run_size(size, queries, server, review=size == review_size)
+                rows.append({"backend": backend, **row})
+                review = pages or review
         self.print_table(rows, queries)
         if review:
             self.print_review(review, review_size)
 
-    def run_size(self, size: int, queries: int, *, review: bool) -> tuple[dict, dict | None]:
+    def run_size(
+        self, size: int, queries: int, postgres: str | None, *, review: bool
+    ) -> tuple[dict, dict | None]:
         pages = None
-        with FreshSite() as site:
+        with FreshSite(postgres=postgres) as site:
             source = site.data_dir / "corpus.jsonl"
             corpus.write_jsonl(source, size)
             import_seconds = site.timed_import(source)
-            index_mb = site.folder_size("index") / 2**20
+            index_mb = site.index_size() / 2**20
             figures = site.measure("bench", "--measure", "--queries", str(queries))
             if review:
                 pages = site.measure("bench", "--measure-review")
-        self.stderr.write(f"{size:,} entries measured.")
+        self.stderr.write(f"{size:,} entries measured ({'postgres' if postgres else 'whoosh'}).")
         row = {"size": size, "import_s": import_seconds, "index_mb": index_mb, **figures}
         return row, pages
 
@@ -189,17 +213,18 @@ class Command(BaseCommand):
 
     def print_table(self, rows: list[dict], queries: int) -> None:
         self.stdout.write(
-            f"\nSearch benchmark ({settings.KB_SEARCH_BACKEND}), {queries} queries per size, "
-            "latency of GET /api/v1/search in ms"
+            f"\nSearch benchmark, {queries} queries per size, latency of GET /api/v1/search in ms"
         )
         header = (
-            f"{'entries':>8} {'import s':>9} {'index MB':>9} {'p50':>7} {'p95':>7} {'p99':>7} "
+            f"{'backend':<9}{'entries':>8} {'import s':>9} {'index MB':>9} "
+            f"{'p50':>7} {'p95':>7} {'p99':>7} "
             f"{'took_ms med':>11} {'saved→found p50':>15} {'p95':>7} {'log med':>8}"
         )
         self.stdout.write(header)
         for row in rows:
             self.stdout.write(
-                f"{row['size']:>8,} {row['import_s']:>9.1f} {row['index_mb']:>9.1f} "
+                f"{row['backend']:<9}{row['size']:>8,} "
+                f"{row['import_s']:>9.1f} {row['index_mb']:>9.1f} "
                 f"{row['p50']:>7.1f} {row['p95']:>7.1f} {row['p99']:>7.1f} "
                 f"{row['took_median']:>11.1f} {row['saved_p50']:>15.1f} {row['saved_p95']:>7.1f} "
                 f"{row['log_median']:>8.2f}"
