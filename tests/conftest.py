@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.core.cache import cache
 
 from kb import actions, search
 from kb.actions import EntryContent
@@ -20,6 +21,14 @@ def pytest_report_header(config) -> str:
     from django.db import connection
 
     return f"database: {connection.vendor}, search backend: {settings.KB_SEARCH_BACKEND}"
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Nothing cached by one test (a person's last search, synonyms) leaks into another."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 
 from kb import actions
 from kb.models import Reuse, SearchEvent
@@ -255,3 +256,17 @@ def test_reuse_with_another_persons_event_does_not_mark_it(rep_client, other_rep
 )
 def test_normalise_query_groups_phrasings(typed, normalized):
     assert normalise_query(typed) == normalized
+
+
+def test_typing_served_by_another_process_is_logged_twice_never_merged_wrongly(rep_client, entry):
+    """The last search is remembered per process (the cache); another process does not
+    know it and logs a second event rather than guessing."""
+    rep_client.get("/search/", {"q": "broad"})
+    cache.clear()  # as if the next request went to another app server
+
+    rep_client.get("/search/", {"q": "broadband"})
+
+    assert list(SearchEvent.objects.order_by("pk").values_list("query", flat=True)) == [
+        "broad",
+        "broadband",
+    ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.core.cache import cache
 from django.utils import timezone
 
 from kb import search
@@ -24,25 +25,39 @@ def log_search(
     router". Those are one search, so a query that extends or shortens the same person's
     previous one, within a minute and before they opened anything, updates that event
     instead of adding another. What they typed last is what is kept.
+
+    The person's last search is remembered in the cache, which saves a query on every
+    search; with a per-process cache, searches of one person served by two processes
+    may be logged as two events, never merged wrongly.
     """
     query = " ".join((text or "").split())[: search.MAX_QUERY_LENGTH]
     now = timezone.now()
     normalized = search.normalise_query(query)
-    previous = (
-        SearchEvent.objects.filter(
-            user=user, source=source, created_at__gte=now - SEARCH_COALESCE_WINDOW
-        )
-        .only("pk", "query", "opened_entry_id", "reused")
-        .first()
-    )
-    if previous and _same_search(previous, query):
-        SearchEvent.objects.filter(pk=previous.pk).update(
-            query=query, normalized=normalized, result_count=result_count, created_at=now
-        )
-        previous.query, previous.normalized, previous.result_count = query, normalized, result_count
-        previous.created_at = now
-        return previous
-    return SearchEvent.objects.create(
+    key = _last_search_key(user, source)
+    last = cache.get(key)
+    if last and _extends(last[1], query):
+        # The cache only remembers what to try; the database decides: the event must
+        # still be this person's, recent, and neither opened nor reused.
+        updated = SearchEvent.objects.filter(
+            pk=last[0],
+            user=user,
+            source=source,
+            created_at__gte=now - SEARCH_COALESCE_WINDOW,
+            opened_entry=None,
+            reused=False,
+        ).update(query=query, normalized=normalized, result_count=result_count, created_at=now)
+        if updated:
+            cache.set(key, (last[0], query), SEARCH_COALESCE_WINDOW.total_seconds())
+            return SearchEvent(
+                pk=last[0],
+                user=user,
+                query=query,
+                normalized=normalized,
+                result_count=result_count,
+                source=source,
+                created_at=now,
+            )
+    event = SearchEvent.objects.create(
         user=user,
         query=query,
         normalized=normalized,
@@ -50,12 +65,16 @@ def log_search(
         source=source,
         created_at=now,
     )
+    cache.set(key, (event.pk, query), SEARCH_COALESCE_WINDOW.total_seconds())
+    return event
 
 
-def _same_search(previous: SearchEvent, query: str) -> bool:
-    if previous.opened_entry_id or previous.reused:
-        return False
-    old, new = previous.query.lower(), query.lower()
+def _last_search_key(user, source: str) -> str:
+    return f"kb:last-search:{user.pk}:{source}"
+
+
+def _extends(old: str, new: str) -> bool:
+    old, new = old.lower(), new.lower()
     return new.startswith(old) or old.startswith(new)
 
 
