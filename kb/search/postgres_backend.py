@@ -19,17 +19,26 @@ Ranking follows ``kb.search.ranking`` with what PostgreSQL offers: per term
 ``ts_rank`` (field weights A question, B also asked, C answer) times the term's weight
 (typed, completion, correction, synonym), plus words typed together found together in
 the question, times coordination (the share of typed words matched) and the state boost.
+
+Speed (``make bench``): one SQL query ranks in two stages, a single ``ts_rank`` per
+matching entry for every term at once, then the full score for the best ``CANDIDATES``
+only. A query with common words ("not", "up", "card" match most entries) first ranks
+only the entries holding its rarer words, found through the GIN index; which words are
+rare PostgreSQL's own column statistics say (``pg_stats.most_common_elems``).
 """
 
 from __future__ import annotations
 
 import itertools
+import json
+import time
 from collections.abc import Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from django.contrib.postgres.search import SearchQuery, SearchRank
+from django.contrib.postgres.search import SearchQuery
 from django.db import connection, transaction
-from django.db.models import Case, F, FloatField, Q, Value, When
+from django.db.models import Q
 
 from kb.models import SearchDocument, SearchWord
 from kb.search import ranking
@@ -63,6 +72,14 @@ MIN_PREFIX = 2  # letters typed before the unfinished word is completed
 MIN_CORRECTABLE = 4  # shorter unknown words are left alone (codes, abbreviations)
 MAX_WORD = SearchWord._meta.get_field("word").max_length
 CORRECTION_CANDIDATES = 20  # closest vocabulary words by trigram similarity, at most
+
+# Ranking in two stages (see _ranked): entries the full score is computed for, at most.
+CANDIDATES = 200
+# Narrowing (see _narrowed): from this many entries on, a query with common words ranks
+# only the entries holding its rarer words, about this many of them.
+NARROW_FROM = 2_000
+CANDIDATE_BUDGET = 2_000
+STATISTICS_TTL = 60.0  # seconds the column statistics are reused
 
 
 class TsQuery(SearchQuery):
@@ -127,6 +144,9 @@ class _Plan:
     match: str = ""
     scored: list[tuple[str, float]] = field(default_factory=list)  # (term, weight)
     groups: list[str] = field(default_factory=list)  # one per typed word, for coordination
+    group_terms: list[list[int]] = field(default_factory=list)  # each group's indexes in scored
+    lexemes: list[list[str]] = field(default_factory=list)  # each group's lexemes ("pass*")
+    rest: list[str] = field(default_factory=list)  # what must match besides (phrases, tags)
     pairs: list[str] = field(default_factory=list)  # words typed together
     searched: set[str] = field(default_factory=set)
     prefixes: list[str] = field(default_factory=list)
@@ -172,6 +192,13 @@ class PostgresBackend:
                         [words],
                     )
             count += len(batch)
+        if bulk:
+            # Fresh statistics for the planner and for narrowing (_statistics), without
+            # waiting for autovacuum to notice the load.
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE kb_searchdocument")
+                cursor.execute("SELECT gin_clean_pending_list('kb_searchdocument_vector_gin')")
+            _statistics_cache.pop(connection.settings_dict["NAME"], None)
         return count
 
     def remove(self, entry_ids: Iterable[int]) -> None:
@@ -204,44 +231,28 @@ class PostgresBackend:
         tags = [quote(TAG_MARK + tag) for tag in query.tags]
         if query.is_empty:
             return _browse(documents, tags, limit=limit, offset=offset)
-        plan = _plan(query, tags, exact=exact)
-        text = sum(
-            (Value(weight) * _rank(term) for term, weight in plan.scored),
-            start=Value(0.0),
-        )
-        text += sum(
-            (
-                Case(
-                    When(vector=TsQuery(pair), then=Value(PAIR_WEIGHT) * _rank(pair)),
-                    default=Value(0.0),
-                )
-                for pair in plan.pairs
-            ),
-            start=Value(0.0),
-        )
-        score = text * _state_boost()
-        if len(plan.groups) > 1 and ranking.COORDINATION:
-            matched = sum(
-                (
-                    Case(When(vector=TsQuery(group), then=Value(1.0)), default=Value(0.0))
-                    for group in plan.groups
-                ),
-                start=Value(0.0),
-            )
-            share = matched / Value(float(len(plan.groups)))
-            score *= share if ranking.COORDINATION == 1 else share**ranking.COORDINATION
-        matching = documents.filter(vector=TsQuery(plan.match))
-        # The total is counted apart: ``count(*) OVER ()`` in the ranked query would make
-        # PostgreSQL sort every match instead of keeping only the best ``limit``.
-        rows = list(
-            matching.annotate(score=score)
-            .order_by("-score", "entry_id")
-            .values_list("entry_id", "score")[offset : offset + limit]
-        )
-        if len(rows) < limit and (rows or not offset):
-            total = offset + len(rows)  # the last page: every match is in hand
-        else:
-            total = matching.count()
+        wanted = offset + limit
+        # The GIN index finds the matches: a sequential scan would decompress every
+        # entry's vector to test it, which the planner's costs do not see (and scans the
+        # whole table for a word no entry holds).
+        with transaction.atomic(), _without_seqscan():
+            plan = _plan(query, tags, exact=exact)
+            narrowed = _narrowed(plan)
+            rows = _ranked(plan, narrowed or plan.match, visibility, wanted)
+            if narrowed and len(rows) < wanted:
+                # The rarer words found too few entries: rank every entry that matches.
+                narrowed = None
+                rows = _ranked(plan, plan.match, visibility, wanted)
+            rows = rows[offset:]
+            matching = documents.filter(vector=TsQuery(plan.match))
+            if len(rows) < limit and (rows or not offset):
+                total = offset + len(rows)  # the last page: every match is in hand
+            elif narrowed:
+                # Most entries hold a common word: PostgreSQL's estimate of how many
+                # match, instead of counting thousands of them on every search.
+                total = max(_estimated(matching), offset + len(rows))
+            else:
+                total = matching.count()
         hits = [Hit(entry_id=entry_id, score=float(score)) for entry_id, score in rows]
         searched = plan.searched | _completions(hits, plan.prefixes)
         return BackendResult(
@@ -252,18 +263,180 @@ class PostgresBackend:
         )
 
 
-def _rank(term: str):
-    return SearchRank(
-        F("vector"), TsQuery(term), weights=RANK_WEIGHTS, normalization=Value(NORMALIZATION)
+def _ranked(plan: _Plan, match: str, visibility: Visibility, limit: int) -> list[tuple[int, float]]:
+    """The best ``limit`` entries matching ``match``, in two stages.
+
+    First one ``ts_rank`` per matching entry, for all the query's terms at once, keeps
+    the best ``CANDIDATES``; only those get the full score: a ``ts_rank`` per term, the
+    pairs typed together, coordination and the state boost. The full score reads each
+    candidate's ``tsvector`` once (``vector || ''`` makes an uncompressed copy), not once
+    per term.
+    """
+    terms = [term for term, _ in plan.scored]
+    params: list = [match]
+    visible = "state <> 'draft'"
+    if visibility.user_id is not None:
+        visible = f"({visible} OR author_id = %s)"
+        params.append(visibility.user_id)
+    if not visibility.include_archived:
+        visible += " AND state <> 'archived'"
+    weights = "'{" + ",".join(str(w) for w in RANK_WEIGHTS) + "}'::real[]"
+    params += [any_of(terms), max(CANDIDATES, limit)]
+    columns = [
+        f"ts_rank({weights}, v, %s::tsquery, {NORMALIZATION}) AS t{i}" for i in range(len(terms))
+    ]
+    params += terms
+    for i, pair in enumerate(plan.pairs):
+        columns.append(
+            f"CASE WHEN v @@ %s::tsquery THEN ts_rank({weights}, v, %s::tsquery, "
+            f"{NORMALIZATION}) ELSE 0 END AS p{i}"
+        )
+        params += [pair, pair]
+    text = " + ".join(
+        [f"{weight} * t{i}" for i, (_, weight) in enumerate(plan.scored)]
+        + [f"{PAIR_WEIGHT} * p{i}" for i in range(len(plan.pairs))]
     )
+    score = f"({text})"
+    if len(plan.group_terms) > 1 and ranking.COORDINATION:
+        matched = " + ".join(
+            "CASE WHEN " + " + ".join(f"t{i}" for i in members) + " > 0 THEN 1 ELSE 0 END"
+            for members in plan.group_terms
+        )
+        share = f"(({matched})::float8 / {len(plan.group_terms)})"
+        score += (
+            f" * {share}" if ranking.COORDINATION == 1 else f" * {share} ^ {ranking.COORDINATION}"
+        )
+    boost = " ".join(f"WHEN '{state}' THEN {value}" for state, value in ranking.STATE_BOOST.items())
+    score += f" * CASE state {boost} ELSE 1.0 END" if boost else ""
+    params.append(limit)
+    sql = f"""
+        WITH candidate AS MATERIALIZED (
+            SELECT entry_id, state, vector FROM kb_searchdocument
+            WHERE vector @@ %s::tsquery AND {visible}
+            ORDER BY ts_rank({weights}, vector, %s::tsquery, {NORMALIZATION}) DESC, entry_id
+            LIMIT %s
+        )
+        SELECT entry_id, {score} AS score FROM (
+            SELECT entry_id, state, {", ".join(columns)}
+            FROM (SELECT entry_id, state, vector || ''::tsvector AS v FROM candidate OFFSET 0) c
+            OFFSET 0
+        ) ranked
+        ORDER BY score DESC, entry_id
+        LIMIT %s
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
-def _state_boost():
-    return Case(
-        *(When(state=state, then=Value(boost)) for state, boost in ranking.STATE_BOOST.items()),
-        default=Value(1.0),
-        output_field=FloatField(),
+@contextmanager
+def _without_seqscan():
+    """``enable_seqscan`` off until the block ends, also inside a caller's transaction
+    (on an error, the enclosing ``atomic`` block's rollback restores it)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_setting('enable_seqscan'), set_config('enable_seqscan', 'off', true)"
+        )
+        (previous, _) = cursor.fetchone()
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('enable_seqscan', %s, true)", [previous])
+
+
+def _estimated(queryset) -> int:
+    """The planner's estimate of how many rows ``queryset`` returns."""
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+        plan = cursor.fetchone()[0]
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
+@dataclass(frozen=True)
+class _Statistics:
+    """How many entries hold each common lexeme: PostgreSQL's own statistics on the
+    ``vector`` column (``pg_stats.most_common_elems``, kept by ANALYZE and autovacuum)."""
+
+    rows: float
+    share: dict[str, float]  # lexeme -> share of entries holding it
+    floor: float  # lexemes not listed are in fewer entries than this share
+
+    def entries(self, lexemes: list[str]) -> float:
+        """About how many entries hold one of ``lexemes`` (``word*``: any completion)."""
+        share = 0.0
+        for lexeme in lexemes:
+            if lexeme.endswith("*"):
+                prefix = lexeme[:-1]
+                share += sum(f for word, f in self.share.items() if word.startswith(prefix))
+                share += self.floor / 2
+            else:
+                share += self.share.get(lexeme, self.floor / 2)
+        return min(share, 1.0) * self.rows
+
+
+_statistics_cache: dict[str, tuple[float, _Statistics | None]] = {}
+
+
+def _statistics() -> _Statistics | None:
+    """The vector column's statistics, read at most once a ``STATISTICS_TTL``."""
+    key = connection.settings_dict["NAME"]
+    now = time.monotonic()
+    cached = _statistics_cache.get(key)
+    if cached and now - cached[0] < STATISTICS_TTL:
+        return cached[1]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.reltuples, s.most_common_elems::text::text[], s.most_common_elem_freqs "
+            "FROM pg_class c LEFT JOIN pg_stats s ON s.schemaname = current_schema() "
+            "AND s.tablename = c.relname AND s.attname = 'vector' "
+            "WHERE c.oid = 'kb_searchdocument'::regclass"
+        )
+        rows, lexemes, shares = cursor.fetchone()
+    found = None
+    if lexemes and shares and rows >= NARROW_FROM:
+        # The last three shares are the smallest, the largest and the null share.
+        found = _Statistics(rows, dict(zip(lexemes, shares, strict=False)), shares[-3])
+    _statistics_cache[key] = (now, found)
+    return found
+
+
+def _narrowed(plan: _Plan) -> str | None:
+    """What an entry must match to be worth ranking when the query has common words, or
+    None to rank every match.
+
+    The rarest words are kept while the entries holding them stay under ``CANDIDATES
+    _BUDGET``: an entry holding none of them matches only words most entries hold, and
+    ranks below those that hold a rarer one. When even the rarest word is that common,
+    the entries must hold the rarest words together, as many as it takes (all, at most).
+    """
+    statistics = _statistics()
+    if statistics is None or len(plan.groups) < 1:
+        return None
+    sizes = sorted(
+        (statistics.entries(lexemes), group)
+        for lexemes, group in zip(plan.lexemes, plan.groups, strict=True)
     )
+    if sizes[0][0] <= CANDIDATE_BUDGET:
+        kept, size = [], 0.0
+        for entries, group in sizes:
+            if kept and size + entries > CANDIDATE_BUDGET:
+                break
+            kept.append(group)
+            size += entries
+        if len(kept) == len(sizes):
+            return None
+        return all_of([any_of(kept), *plan.rest])
+    if len(sizes) == 1:
+        return None
+    kept, share = [], 1.0
+    for entries, group in sizes:
+        kept.append(group)
+        share *= entries / statistics.rows
+        if share * statistics.rows <= CANDIDATE_BUDGET:
+            break
+    return all_of([*kept, *plan.rest])
 
 
 def _visible(visibility: Visibility) -> Q:
@@ -305,23 +478,32 @@ def _plan(query: ParsedQuery, tags: list[str], *, exact: bool) -> _Plan:
         if word.typed in unknown and (correction := _correction(word.typed)):
             plan.corrections[word.typed] = correction
             scored += [(quote(s), ranking.CORRECTED_WEIGHT) for s in stems(correction)]
+        plan.group_terms.append(list(range(len(plan.scored), len(plan.scored) + len(scored))))
         plan.scored += scored
         plan.groups.append(any_of(term for term, _ in scored))
+        plan.lexemes.append(
+            [word.stem, *query.synonyms.get(word.stem, ())]
+            + [f"{p}*" for p in plan.prefixes[-1:] if _unfinished(query, word)]
+            + [s for s in stems(plan.corrections.get(word.typed, ""))]
+        )
     plan.searched = {word.stem for word in query.words}
     plan.searched |= {s for alternatives in query.synonyms.values() for s in alternatives}
     plan.searched |= {s for c in plan.corrections.values() for s in stems(c)}
     known = {word.stem for word in query.words}
     for stem in dict.fromkeys(s for phrase in query.phrases for s in phrase):
         if stem not in known:
+            plan.group_terms.append([len(plan.scored)])
             plan.scored.append((quote(stem), ranking.EXACT_WEIGHT))
             plan.groups.append(quote(stem))
+            plan.lexemes.append([stem])
             plan.searched.add(stem)
     plan.pairs = [
         " <-> ".join(f"{quote(stem)}:AB" for stem in pair.split(" "))
         for pair in dict.fromkeys(pairs(query.sequence))
     ]
     phrases = [" <-> ".join(quote(stem) for stem in phrase) for phrase in query.phrases]
-    plan.match = all_of([any_of(plan.groups), *phrases, *tags])
+    plan.rest = [*phrases, *tags]
+    plan.match = all_of([any_of(plan.groups), *plan.rest])
     return plan
 
 

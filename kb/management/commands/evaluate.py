@@ -3,12 +3,14 @@
 Imports the data set's corpus into a fresh temporary site, runs every query through
 the same search code as the site, and prints P@1, MRR@10, Recall@5 and latency. A
 result is relevant when its question carries the query's label (see the data set's
-README). The site itself never depends on this data.
+README). The site itself never depends on this data. ``--backend postgres`` measures the
+PostgreSQL backend, in a throwaway database.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import time
 from pathlib import Path
@@ -17,7 +19,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from kb.bench.site import FreshSite
-from kb.management.commands.bench import percentile
+from kb.management.commands.bench import DEFAULT_POSTGRES, percentile
 
 DEFAULT_DATA = settings.BASE_DIR.parent / "shared" / "eval" / "banking77-dev"
 
@@ -38,20 +40,41 @@ class Command(BaseCommand):
             help="Measure against this site's current index (the corpus must be imported).",
         )
         parser.add_argument("--limit", type=int, default=0, help="Only the first N queries.")
+        parser.add_argument(
+            "--backend",
+            choices=["whoosh", "postgres"],
+            default="whoosh",
+            help="Search backend to measure (postgres: in a throwaway database).",
+        )
+        parser.add_argument(
+            "--postgres",
+            default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_POSTGRES),
+            help="PostgreSQL server for --backend postgres; the site gets a throwaway "
+            f"database there (default $BENCH_DATABASE_URL or {DEFAULT_POSTGRES}).",
+        )
 
-    def handle(self, *args, data: Path, measure: bool, limit: int, **options):
+    def handle(
+        self,
+        *args,
+        data: Path,
+        measure: bool,
+        limit: int,
+        backend: str,
+        postgres: str,
+        **options,
+    ):
         for name in ("corpus.jsonl", "corpus-labels.tsv", "queries.tsv"):
             if not (data / name).exists():
                 raise CommandError(f"{data / name} is missing.")
         if measure:
             self.stdout.write(json.dumps(self.measure(data, limit)))
             return
-        with FreshSite() as site:
+        with FreshSite(postgres=postgres if backend == "postgres" else None) as site:
             import_seconds = site.timed_import(data / "corpus.jsonl")
             arguments = ["evaluate", "--measure", "--data", str(data), "--limit", str(limit)]
             figures = site.measure(*arguments)
         self.stdout.write(
-            f"\nRelevance on {data.name}: {figures['queries']:,} queries over "
+            f"\nRelevance on {data.name} ({backend}): {figures['queries']:,} queries over "
             f"{figures['entries']:,} entries (import {import_seconds:.1f} s)\n"
             f"  P@1       {figures['p_at_1']:6.1f}\n"
             f"  MRR@10    {figures['mrr_at_10']:6.1f}\n"
