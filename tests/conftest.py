@@ -124,6 +124,16 @@ def make_entry(django_capture_on_commit_callbacks, rep, supervisor):
 
 
 @pytest.fixture
+def others_entry(make_entry, other_rep):
+    """omar's entry, which rita (``rep``) reads, flags, thanks or edits."""
+    return make_entry(
+        question="Porting a number to another network",
+        answer="Give the customer their PAC code.",
+        author=other_rep,
+    )
+
+
+@pytest.fixture
 def entry(make_entry):
     return make_entry(
         question="Customer's broadband keeps dropping every evening",

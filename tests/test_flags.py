@@ -16,16 +16,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def others_entry(make_entry, other_rep):
-    """omar's entry, which rita (rep) reads and flags."""
-    return make_entry(
-        question="Porting a number to another network",
-        answer="Give the customer their PAC code.",
-        author=other_rep,
-    )
-
-
-@pytest.fixture
 def flag(others_entry, rep):
     flag, _ = actions.flag_entry(
         entry=others_entry, user=rep, reason="outdated", comment="PAC is now a text to 65075."

@@ -19,15 +19,6 @@ from tests.helpers import page_text
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def others_entry(make_entry, other_rep):
-    return make_entry(
-        question="Porting a number to another network",
-        answer="Give the customer their PAC code.",
-        author=other_rep,
-    )
-
-
 def edit(entry, editor, answer: str):
     entry.refresh_from_db()
     return actions.edit_entry(

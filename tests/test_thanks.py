@@ -10,11 +10,6 @@ from tests.helpers import page_text
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def others_entry(make_entry, other_rep):
-    return make_entry(question="Porting a number", answer="Use the PAC code.", author=other_rep)
-
-
 def thanks_url(entry) -> str:
     return f"/entries/{entry.pk}/thanks/"
 
