@@ -9,7 +9,7 @@ export KB_DATA_DIR ?= $(CURDIR)/var
 # test_<name> database there and leaves this one alone.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-postgres lint format bench eval clean venv
+.PHONY: run serve scaletest test test-postgres lint format bench eval clean venv
 
 # Reinstall when the dependency list changes.
 $(VENV)/.installed: pyproject.toml
@@ -25,6 +25,19 @@ run: venv
 	$(BIN)/python manage.py rebuild_index --if-empty
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+
+# Production serving: gunicorn ($WEB_CONCURRENCY workers, default 2) on $PORT, static
+# files by whitenoise. Set DEBUG=0, SECRET_KEY and ALLOWED_HOSTS (see README, Deploying).
+serve: export DEBUG ?= 0
+serve: venv
+	$(BIN)/python manage.py collectstatic --noinput -v0
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py rebuild_index --if-empty
+	PORT=$(PORT) $(BIN)/gunicorn -c config/gunicorn.py config.wsgi
+
+# Two app servers on one throwaway PostgreSQL database (and Redis when it answers).
+scaletest: venv
+	$(BIN)/python manage.py scaletest
 
 test: venv
 	$(BIN)/pytest

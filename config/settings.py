@@ -66,6 +66,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+if not DEBUG:
+    # Production (`make serve`): gunicorn serves the collected, hashed and compressed
+    # static files itself, with far-future cache headers.
+    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
 
 ROOT_URLCONF = "config.urls"
 CSRF_FAILURE_VIEW = "kb.errors.csrf_failure"
@@ -125,6 +129,38 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = KB_DATA_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # With DEBUG=0 pages link hashed file names, so `collectstatic` (which `make serve`
+    # runs) must have run first; with DEBUG=1 (development, tests) nothing is collected.
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+
+
+def cache_settings(redis_url: str) -> dict:
+    """Redis at ``REDIS_URL`` when set, shared by every app server (the scaled shape);
+    else memory local to each process. A Redis that is down makes the cache a miss, never
+    an error (``kb.cache``)."""
+    if not redis_url:
+        return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    return {
+        "default": {
+            "BACKEND": "kb.cache.ResilientRedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "floorbook"),
+            "TIMEOUT": 300,
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
+
+
+CACHES = cache_settings(os.environ.get("REDIS_URL", ""))
+# Sessions stay in the database (Django's default): every app server reads the same
+# ones, so a load balancer needs no sticky sessions.
 
 TAGGIT_CASE_INSENSITIVE = True
 
@@ -136,5 +172,9 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"kb": {"handlers": ["console"], "level": os.environ.get("KB_LOG_LEVEL", "INFO")}},
+    "loggers": {
+        "kb": {"handlers": ["console"], "level": os.environ.get("KB_LOG_LEVEL", "INFO")},
+        # Server errors with their tracebacks on stderr, with DEBUG=0 too (gunicorn's log).
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+    },
 }

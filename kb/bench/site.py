@@ -42,6 +42,8 @@ class FreshSite:
         if self.database:
             self._server_command(f'CREATE DATABASE "{self.database}"')
         self.manage("migrate", "--noinput", "-v0")
+        # DEBUG=0 pages link the collected (hashed) static files.
+        self.manage("collectstatic", "--noinput", "-v0")
         return self
 
     def __exit__(self, *exc) -> None:
