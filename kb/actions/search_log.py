@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager, nullcontext
 from datetime import timedelta
 
 from django.core.cache import cache
+from django.db import connection, transaction
 from django.utils import timezone
 
 from kb import search
@@ -35,6 +37,11 @@ def log_search(
     normalized = search.normalise_query(query)
     key = _last_search_key(user, source)
     last = cache.get(key)
+    with _without_waiting_for_disk():
+        return _write(user, query, normalized, result_count, source, now, key, last)
+
+
+def _write(user, query, normalized, result_count, source, now, key, last) -> SearchEvent:
     if last and _extends(last[1], query):
         # The cache only remembers what to try; the database decides: the event must
         # still be this person's, recent, and neither opened nor reused.
@@ -67,6 +74,24 @@ def log_search(
     )
     cache.set(key, (event.pk, query), SEARCH_COALESCE_WINDOW.total_seconds())
     return event
+
+
+def _without_waiting_for_disk():
+    """On PostgreSQL, outside any other transaction: commit the search log's write
+    without waiting for it to reach the disk (``synchronous_commit`` off for it alone),
+    which is most of its time. A crash may lose the last fraction of a second of the
+    search log, never corrupt it; entries and everything else still commit durably."""
+    if connection.vendor != "postgresql" or not connection.get_autocommit():
+        return nullcontext()
+    return _asynchronous_commit()
+
+
+@contextmanager
+def _asynchronous_commit():
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        yield
 
 
 def _last_search_key(user, source: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 from kb.search.documents import EntryDocument
@@ -22,6 +23,9 @@ class BackendResult:
     hits: list[Hit]
     corrections: dict[str, str] = field(default_factory=dict)  # typed word -> searched as
     searched: frozenset[str] = frozenset()  # every stem searched for (completions, synonyms)
+    # How often each hit helped on a call, and when last, when the backend read it with
+    # the ranking (the PostgreSQL backend, in the same query); None: the service asks.
+    reuses: dict[int, tuple[int, datetime | None]] | None = None
 
 
 @dataclass(frozen=True)

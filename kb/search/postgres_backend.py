@@ -20,11 +20,14 @@ Ranking follows ``kb.search.ranking`` with what PostgreSQL offers: per term
 (typed, completion, correction, synonym), plus words typed together found together in
 the question, times coordination (the share of typed words matched) and the state boost.
 
-Speed (``make bench``): one SQL query ranks in two stages, a single ``ts_rank`` per
-matching entry for every term at once, then the full score for the best ``CANDIDATES``
-only. A query with common words ("not", "up", "card" match most entries) first ranks
-only the entries holding its rarer words, found through the GIN index; which words are
-rare PostgreSQL's own column statistics say (``pg_stats.most_common_elems``).
+Speed (``make bench``): a search is one round trip to the database, its statements sent
+together (``_batch``): whether the typed words are known, the ranking, how many entries
+match (or PostgreSQL's estimate) and the hits' reuse counts; only a typo adds a few.
+The ranking query works in two stages, a single ``ts_rank`` per matching entry for
+every term at once, then the full score for the best ``CANDIDATES`` only. A query with
+common words ("not", "up", "card" match most entries) first ranks only the entries
+holding its rarer words, found through the GIN index; which words are rare PostgreSQL's
+own column statistics say (``pg_stats.most_common_elems``).
 """
 
 from __future__ import annotations
@@ -33,8 +36,7 @@ import itertools
 import json
 import time
 from collections.abc import Iterable
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.contrib.postgres.search import SearchQuery
 from django.db import connection, transaction
@@ -74,11 +76,12 @@ MAX_WORD = SearchWord._meta.get_field("word").max_length
 CORRECTION_CANDIDATES = 20  # closest vocabulary words by trigram similarity, at most
 
 # Ranking in two stages (see _ranked): entries the full score is computed for, at most.
-CANDIDATES = 200
+CANDIDATES = 100
 # Narrowing (see _narrowed): from this many entries on, a query with common words ranks
 # only the entries holding its rarer words, about this many of them.
 NARROW_FROM = 2_000
-CANDIDATE_BUDGET = 2_000
+CANDIDATE_BUDGET = 1_500
+WIDER_BUDGET = 3 * CANDIDATE_BUDGET  # when the rarer words found too few entries
 STATISTICS_TTL = 60.0  # seconds the column statistics are reused
 
 
@@ -232,56 +235,156 @@ class PostgresBackend:
         if query.is_empty:
             return _browse(documents, tags, limit=limit, offset=offset)
         wanted = offset + limit
-        # The GIN index finds the matches: a sequential scan would decompress every
-        # entry's vector to test it, which the planner's costs do not see (and scans the
-        # whole table for a word no entry holds).
-        with transaction.atomic(), _without_seqscan():
-            plan = _plan(query, tags, exact=exact)
-            narrowed = _narrowed(plan)
-            rows = _ranked(plan, narrowed or plan.match, visibility, wanted)
-            if narrowed and len(rows) < wanted:
-                # The rarer words found too few entries: rank every entry that matches.
-                narrowed = None
-                rows = _ranked(plan, plan.match, visibility, wanted)
-            rows = rows[offset:]
-            matching = documents.filter(vector=TsQuery(plan.match))
-            if len(rows) < limit and (rows or not offset):
-                total = offset + len(rows)  # the last page: every match is in hand
-            elif narrowed:
-                # Most entries hold a common word: PostgreSQL's estimate of how many
-                # match, instead of counting thousands of them on every search.
-                total = max(_estimated(matching), offset + len(rows))
-            else:
-                total = matching.count()
-        hits = [Hit(entry_id=entry_id, score=float(score)) for entry_id, score in rows]
-        searched = plan.searched | _completions(hits, plan.prefixes)
+        checked = {} if exact else _correctable(query)
+        plan = _plan(query, tags)
+        found = _run(plan, visibility, wanted, checked=checked)
+        if found.unknown:
+            corrections = {typed: c for typed in found.unknown if (c := _correction(typed))}
+            if corrections:
+                plan = _plan(query, tags, corrections)
+                found = _run(plan, visibility, wanted)
+        rows = found.rows[offset:]
+        if len(rows) < limit and (rows or not offset):
+            total = offset + len(rows)  # the last page: every match is in hand
+        elif found.matches is not None:
+            total = found.matches
+        else:
+            # Most entries hold a common word: PostgreSQL's estimate of how many match,
+            # instead of counting thousands of them on every search.
+            total = max(found.estimate or 0, offset + len(rows))
+        hits = [Hit(entry_id=entry_id, score=float(score)) for entry_id, score, _ in rows]
+        completions = {lexeme for *_, lexemes in rows for lexeme in lexemes or ()}
         return BackendResult(
             total=total,
             hits=hits,
             corrections=plan.corrections,
-            searched=frozenset(searched),
+            searched=frozenset(plan.searched | completions),
+            reuses=found.reuses,
         )
 
 
-def _ranked(plan: _Plan, match: str, visibility: Visibility, limit: int) -> list[tuple[int, float]]:
-    """The best ``limit`` entries matching ``match``, in two stages.
+@dataclass
+class _Found:
+    rows: list[tuple[int, float, list[str] | None]]  # entry, score, completions it holds
+    matches: int | None = None  # every visible match counted (not narrowed)
+    estimate: int | None = None  # PostgreSQL's estimate of the matches (narrowed)
+    unknown: set[str] = field(default_factory=set)  # typed words no entry holds
+    reuses: dict[int, tuple[int, object]] = field(default_factory=dict)  # see BackendResult
 
-    First one ``ts_rank`` per matching entry, for all the query's terms at once, keeps
-    the best ``CANDIDATES``; only those get the full score: a ``ts_rank`` per term, the
-    pairs typed together, coordination and the state boost. The full score reads each
-    candidate's ``tsvector`` once (``vector || ''`` makes an uncompressed copy), not once
-    per term.
+
+def _run(
+    plan: _Plan, visibility: Visibility, wanted: int, *, checked: dict[str, str] | None = None
+) -> _Found:
+    """Rank in one round trip (``_batch``), and again only when narrowing found too few."""
+    narrowed = _narrowed(plan)
+    found = _batch(plan, narrowed, visibility, wanted, checked or {})
+    if narrowed and len(found.rows) < wanted:
+        # The rarer words found too few entries: more of the words, then every match.
+        unknown = found.unknown
+        wider = _narrowed(plan, WIDER_BUDGET)
+        if wider and wider != narrowed:
+            found = _batch(plan, wider, visibility, wanted, {})
+        if not wider or len(found.rows) < wanted:
+            found = _batch(plan, None, visibility, wanted, {})
+        found = replace(found, unknown=unknown)
+    return found
+
+
+def _batch(
+    plan: _Plan,
+    narrowed: str | None,
+    visibility: Visibility,
+    wanted: int,
+    checked: dict[str, str],
+) -> _Found:
+    """Which typed words no entry holds, the best ``wanted`` entries, and how many match,
+    in one round trip (several statements in one query string), with sequential scans
+    off for it.
+
+    The GIN index finds the matches: a sequential scan would decompress every entry's
+    vector to test it, which the planner's costs do not see (and scans the whole table
+    for a word no entry holds). ``enable_seqscan`` is set for the rest of the
+    transaction, so the last statement restores it (inside a caller's transaction too).
     """
-    terms = [term for term, _ in plan.scored]
-    params: list = [match]
-    visible = "state <> 'draft'"
+    statements = [
+        ("SELECT set_config('kb.enable_seqscan', current_setting('enable_seqscan'), true)", []),
+        ("SELECT set_config('enable_seqscan', 'off', true)", []),
+    ]
+    if checked:
+        exists = "EXISTS (SELECT 1 FROM kb_searchdocument WHERE vector @@ %s::tsquery)"
+        statements.append(("SELECT " + ", ".join([exists] * len(checked)), list(checked.values())))
+    statements.append(_ranked(plan, narrowed or plan.match, visibility, wanted, count=not narrowed))
+    if narrowed:
+        statements.append(_estimate(plan.match, visibility))
+    statements.append(
+        ("SELECT set_config('enable_seqscan', current_setting('kb.enable_seqscan'), true)", [])
+    )
+    sql = ";\n".join(connection.ops.compose_sql(text, params) for text, params in statements)
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        cursor.nextset()  # the set_config statements
+        cursor.nextset()
+        unknown = set()
+        if checked:
+            known = cursor.fetchone()
+            unknown = {typed for typed, hit in zip(checked, known, strict=True) if not hit}
+            cursor.nextset()
+        fetched = cursor.fetchall()
+        found = _Found(rows=[(row[0], row[1], row[3]) for row in fetched])
+        found.reuses = {row[0]: (row[4], row[5]) for row in fetched}
+        if narrowed:
+            cursor.nextset()
+            plan_json = cursor.fetchone()[0]
+            if isinstance(plan_json, str):
+                plan_json = json.loads(plan_json)
+            found.estimate = int(plan_json[0]["Plan"]["Plan Rows"])
+        else:
+            found.matches = fetched[0][2] if fetched else 0
+        while cursor.nextset():  # the last statement: read it all before the next query
+            pass
+    found.unknown = unknown
+    return found
+
+
+def _visible_sql(visibility: Visibility) -> tuple[str, list]:
+    """``_visible`` as SQL: drafts only for their author, archived entries when asked."""
+    visible, params = "state <> 'draft'", []
     if visibility.user_id is not None:
         visible = f"({visible} OR author_id = %s)"
         params.append(visibility.user_id)
     if not visibility.include_archived:
         visible += " AND state <> 'archived'"
+    return visible, params
+
+
+def _ranked(
+    plan: _Plan, match: str, visibility: Visibility, limit: int, *, count: bool
+) -> tuple[str, list]:
+    """The best ``limit`` entries matching ``match``, in two stages, as SQL and its
+    parameters. Each row: the entry, its score, how many visible entries match (with
+    ``count``), the completions of the unfinished word it holds, and how often it
+    helped on a call and when last (what ``reuse_stats`` would read next).
+
+    First one ``ts_rank`` per matching entry, for all the query's terms at once, keeps
+    the best ``CANDIDATES``; only those get the full score: a ``ts_rank`` per term, the
+    pairs typed together, coordination and the state boost. The first stage keeps only
+    each entry's row address, so no vector is carried through its sort; the full score
+    reads each candidate's ``tsvector`` once (``vector || ''`` makes an uncompressed
+    copy), not once per term.
+    """
+    terms = [term for term, _ in plan.scored]
+    visible, visible_params = _visible_sql(visibility)
     weights = "'{" + ",".join(str(w) for w in RANK_WEIGHTS) + "}'::real[]"
-    params += [any_of(terms), max(CANDIDATES, limit)]
+    params: list = [any_of(terms), match, *visible_params, max(CANDIDATES, limit)]
+    # Counting every match in the first stage costs little once its rows are narrow.
+    matches = "count(*) OVER ()" if count else "NULL::bigint"
+    completions = "NULL::text[]"
+    if plan.prefixes:
+        completions = (
+            "ARRAY(SELECT u.lexeme FROM unnest(v) u WHERE EXISTS "
+            "(SELECT 1 FROM unnest(%s::text[]) p WHERE starts_with(u.lexeme, p)))"
+        )
+        params.append(plan.prefixes)
     columns = [
         f"ts_rank({weights}, v, %s::tsquery, {NORMALIZATION}) AS t{i}" for i in range(len(terms))
     ]
@@ -311,47 +414,45 @@ def _ranked(plan: _Plan, match: str, visibility: Visibility, limit: int) -> list
     params.append(limit)
     sql = f"""
         WITH candidate AS MATERIALIZED (
-            SELECT entry_id, state, vector FROM kb_searchdocument
-            WHERE vector @@ %s::tsquery AND {visible}
-            ORDER BY ts_rank({weights}, vector, %s::tsquery, {NORMALIZATION}) DESC, entry_id
+            SELECT address, entry_id, state, {matches} AS matches FROM (
+                SELECT ctid AS address, entry_id, state,
+                    ts_rank({weights}, vector, %s::tsquery, {NORMALIZATION}) AS rank
+                FROM kb_searchdocument WHERE vector @@ %s::tsquery AND {visible}
+                OFFSET 0
+            ) matching
+            ORDER BY rank DESC, entry_id
             LIMIT %s
         )
-        SELECT entry_id, {score} AS score FROM (
-            SELECT entry_id, state, {", ".join(columns)}
-            FROM (SELECT entry_id, state, vector || ''::tsvector AS v FROM candidate OFFSET 0) c
-            OFFSET 0
-        ) ranked
+        SELECT entry_id, score, matches, {completions}, reused.count, reused.last FROM (
+            SELECT entry_id, matches, v, {score} AS score FROM (
+                SELECT entry_id, state, matches, v, {", ".join(columns)}
+                FROM (
+                    SELECT c.entry_id, c.state, c.matches, d.vector || ''::tsvector AS v
+                    FROM candidate c JOIN kb_searchdocument d ON d.ctid = c.address
+                    OFFSET 0
+                ) c
+                OFFSET 0
+            ) ranked
+            ORDER BY score DESC, entry_id
+            LIMIT %s
+        ) best
+        LEFT JOIN LATERAL (
+            SELECT count(*) AS count, max(created_at) AS last FROM kb_reuse
+            WHERE kb_reuse.entry_id = best.entry_id
+        ) reused ON true
         ORDER BY score DESC, entry_id
-        LIMIT %s
     """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+    return sql, params
 
 
-@contextmanager
-def _without_seqscan():
-    """``enable_seqscan`` off until the block ends, also inside a caller's transaction
-    (on an error, the enclosing ``atomic`` block's rollback restores it)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT current_setting('enable_seqscan'), set_config('enable_seqscan', 'off', true)"
-        )
-        (previous, _) = cursor.fetchone()
-    yield
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('enable_seqscan', %s, true)", [previous])
-
-
-def _estimated(queryset) -> int:
-    """The planner's estimate of how many rows ``queryset`` returns."""
-    sql, params = queryset.query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
-        plan = cursor.fetchone()[0]
-    if isinstance(plan, str):
-        plan = json.loads(plan)
-    return int(plan[0]["Plan"]["Plan Rows"])
+def _estimate(match: str, visibility: Visibility) -> tuple[str, list]:
+    """The planner's estimate of how many visible entries match, as a statement."""
+    visible, params = _visible_sql(visibility)
+    return (
+        "EXPLAIN (FORMAT JSON) SELECT 1 FROM kb_searchdocument "
+        f"WHERE vector @@ %s::tsquery AND {visible}",
+        [match, *params],
+    )
 
 
 @dataclass(frozen=True)
@@ -402,14 +503,14 @@ def _statistics() -> _Statistics | None:
     return found
 
 
-def _narrowed(plan: _Plan) -> str | None:
+def _narrowed(plan: _Plan, budget: int = CANDIDATE_BUDGET) -> str | None:
     """What an entry must match to be worth ranking when the query has common words, or
     None to rank every match.
 
-    The rarest words are kept while the entries holding them stay under ``CANDIDATES
-    _BUDGET``: an entry holding none of them matches only words most entries hold, and
-    ranks below those that hold a rarer one. When even the rarest word is that common,
-    the entries must hold the rarest words together, as many as it takes (all, at most).
+    The rarest words are kept while the entries holding them stay under ``budget``: an
+    entry holding none of them matches only words most entries hold, and ranks below
+    those that hold a rarer one. When even the rarest word is that common, the entries
+    must hold the rarest words together, as many as it takes (all, at most).
     """
     statistics = _statistics()
     if statistics is None or len(plan.groups) < 1:
@@ -418,10 +519,10 @@ def _narrowed(plan: _Plan) -> str | None:
         (statistics.entries(lexemes), group)
         for lexemes, group in zip(plan.lexemes, plan.groups, strict=True)
     )
-    if sizes[0][0] <= CANDIDATE_BUDGET:
+    if sizes[0][0] <= budget:
         kept, size = [], 0.0
         for entries, group in sizes:
-            if kept and size + entries > CANDIDATE_BUDGET:
+            if kept and size + entries > budget:
                 break
             kept.append(group)
             size += entries
@@ -434,7 +535,7 @@ def _narrowed(plan: _Plan) -> str | None:
     for entries, group in sizes:
         kept.append(group)
         share *= entries / statistics.rows
-        if share * statistics.rows <= CANDIDATE_BUDGET:
+        if share * statistics.rows <= budget:
             break
     return all_of([*kept, *plan.rest])
 
@@ -462,12 +563,12 @@ def _browse(documents, tags: list[str], *, limit: int, offset: int) -> BackendRe
     return BackendResult(total=total, hits=[Hit(entry_id=i, score=0.0) for i in ids])
 
 
-def _plan(query: ParsedQuery, tags: list[str], *, exact: bool) -> _Plan:
+def _plan(query: ParsedQuery, tags: list[str], corrections: dict[str, str] | None = None) -> _Plan:
     """The typed words, each with its synonyms, its completions if it is the word still
-    being typed, and, unless ``exact``, the closest known spelling of a word no entry
+    being typed, and the closest known spelling (``corrections``) of a word no entry
     contains; then the phrases' other words, the pairs typed together and the filters."""
     plan = _Plan()
-    unknown = set() if exact else _unknown_words(query)
+    corrections = corrections or {}
     for word in query.words:
         scored = [(quote(word.stem), ranking.EXACT_WEIGHT)]
         scored += [(quote(s), ranking.SYNONYM_WEIGHT) for s in query.synonyms.get(word.stem, ())]
@@ -475,7 +576,7 @@ def _plan(query: ParsedQuery, tags: list[str], *, exact: bool) -> _Plan:
             prefix = _folded(word.typed)
             scored.append((f"{quote(prefix)}:*", ranking.PREFIX_WEIGHT))
             plan.prefixes.append(prefix)
-        if word.typed in unknown and (correction := _correction(word.typed)):
+        if correction := corrections.get(word.typed):
             plan.corrections[word.typed] = correction
             scored += [(quote(s), ranking.CORRECTED_WEIGHT) for s in stems(correction)]
         plan.group_terms.append(list(range(len(plan.scored), len(plan.scored) + len(scored))))
@@ -516,9 +617,10 @@ def _folded(typed: str) -> str:
     return "".join(token.text for token in spelling_analyzer()(typed))
 
 
-def _unknown_words(query: ParsedQuery) -> set[str]:
-    """The typed words that could be typos (long enough, letters only) and that no
-    document contains, nor completes when it is the word still being typed."""
+def _correctable(query: ParsedQuery) -> dict[str, str]:
+    """The typed words that could be typos (long enough, letters only), each with what
+    a document must hold for it to be known: the word, or a completion when it is the
+    word still being typed. ``_batch`` asks which of them no document holds."""
     checked = {}
     for word in query.words:
         if len(word.typed) >= MIN_CORRECTABLE and word.typed.isalpha():
@@ -526,16 +628,7 @@ def _unknown_words(query: ParsedQuery) -> set[str]:
             if _unfinished(query, word):
                 term = f"{term} | {quote(_folded(word.typed))}:*"
             checked[word.typed] = term
-    if not checked:
-        return set()
-    exists = "EXISTS (SELECT 1 FROM kb_searchdocument WHERE vector @@ %s::tsquery)"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT " + ", ".join([exists] * len(checked)),
-            list(checked.values()),
-        )
-        found = cursor.fetchone()
-    return {typed for typed, known in zip(checked, found, strict=True) if not known}
+    return checked
 
 
 def _correction(typed: str) -> str | None:
@@ -578,18 +671,3 @@ def _edits(a: str, b: str) -> int:
             current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
         previous = current
     return previous[-1]
-
-
-def _completions(hits: list[Hit], prefixes: list[str]) -> set[str]:
-    """The stems that completed the word still being typed, in the entries found: what
-    the page highlights as the completed word."""
-    if not prefixes or not hits:
-        return set()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT DISTINCT u.lexeme FROM kb_searchdocument d, unnest(d.vector) u "
-            "WHERE d.entry_id = ANY(%s) "
-            "AND EXISTS (SELECT 1 FROM unnest(%s::text[]) p WHERE starts_with(u.lexeme, p))",
-            [[hit.entry_id for hit in hits], prefixes],
-        )
-        return {lexeme for (lexeme,) in cursor.fetchall()}

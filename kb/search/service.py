@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
@@ -233,7 +234,10 @@ def search(
     found = get_backend().search(parsed, visibility=visibility, limit=depth, offset=0, exact=exact)
     candidates = [hit.entry_id for hit in found.hits]
     tag_counts = _tag_counts(candidates[:FACET_SAMPLE]) if facets else []
-    usage = reuse_stats(candidates)
+    if found.reuses is None:
+        usage = reuse_stats(candidates)
+    else:  # read with the ranking
+        usage = defaultdict(Usage, {i: Usage(*reused) for i, reused in found.reuses.items()})
     ranked = sorted(  # stable: equal scores keep the backend's order
         (
             (hit.score * ranking.reuse_boost(usage[hit.entry_id].count), hit.entry_id)
