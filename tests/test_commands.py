@@ -158,6 +158,8 @@ def test_seed_demo_adds_weeks_of_history_for_every_review_page(seeded):
     assert Entry.objects.filter(owner__is_active=False).count() == 3
     assert Entry.objects.filter(review_due_at__lt=timezone.now()).exists()
     assert Notification.objects.filter(read_at=None).exists()
+    # Worded like the actions' own notifications, people by name.
+    assert Notification.objects.filter(text__startswith="Sam Patel asked you to answer").exists()
     assert Team.objects.count() == 2
     improvers = Revision.objects.filter(number__gt=1).exclude(editor=F("entry__author"))
     assert improvers.values("editor").distinct().count() >= 4

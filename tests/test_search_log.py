@@ -67,7 +67,7 @@ def test_search_page_two_is_not_logged_again(rep_client, make_entry):
         make_entry(question=f"Router light {n} blinking", answer="Restart it.")
     rep_client.get("/search/", {"q": "router"})
 
-    response = rep_client.get("/search/", {"q": "router", "page": 2, "s": event_id(rep_client)})
+    response = rep_client.get("/search/", {"q": "router", "page": 2, "s": latest_event_id()})
 
     assert response.status_code == 200
     assert SearchEvent.objects.count() == 1
@@ -77,7 +77,7 @@ def test_search_page_two_is_not_logged_again(rep_client, make_entry):
     assert f"&amp;s={event.pk}" in html.split('class="results"')[1]  # results opened from p2
 
 
-def event_id(client) -> int:
+def latest_event_id() -> int:
     return SearchEvent.objects.latest("created_at").pk
 
 

@@ -249,8 +249,8 @@ def _thanks(reps: list[User], entries: list[Entry], rng: random.Random, now: dat
                 recipient_id=entry.author_id,
                 kind=Notification.Kind.ENTRY_THANKED,
                 actor=person,
-                text=f"{person.get_username()} thanked you for “{actions.shorten(entry.question)}”"
-                f"{quoted}",
+                text=f"{actions.display_name(person)} thanked you for "
+                f"“{actions.shorten(entry.question)}”{quoted}",
                 entry=entry,
                 created_at=at,
             )
@@ -346,8 +346,9 @@ def _flags(people: dict[str, User], rng: random.Random, now: datetime) -> int:
             recipient_id=flag.entry.owner_id,
             kind=Notification.Kind.ENTRY_FLAGGED,
             actor=flag.raised_by,
-            text=f"{flag.raised_by.get_username()} flagged "
-            f"“{actions.shorten(flag.entry.question)}” as {flag.get_reason_display().lower()}.",
+            text=f"{actions.display_name(flag.raised_by)} flagged your entry "
+            f"“{actions.shorten(flag.entry.question)}” as {flag.get_reason_display().lower()}: "
+            f"“{flag.comment}”",
             entry=flag.entry,
             created_at=flag.created_at,
         )
@@ -393,7 +394,8 @@ def _questions(people: dict[str, User], by_question: dict[str, Entry], now: date
             recipient=q.assigned_to,
             kind=Notification.Kind.QUESTION_ASSIGNED,
             actor=people["supervisor"],
-            text=f"supervisor asked you to answer “{actions.shorten(q.text)}”.",
+            text=f"{actions.display_name(people['supervisor'])} asked you to answer "
+            f"“{actions.shorten(q.text)}”.",
             question=q,
             created_at=q.assigned_at,
         )
@@ -404,7 +406,8 @@ def _questions(people: dict[str, User], by_question: dict[str, Entry], now: date
             recipient=q.asked_by,
             kind=Notification.Kind.QUESTION_ANSWERED,
             actor=q.answered_by,
-            text=f"Your question “{actions.shorten(q.text)}” was answered.",
+            text=f"{actions.display_name(q.answered_by)} answered your question "
+            f"“{actions.shorten(q.text)}”.",
             entry=q.answer_entry,
             question=q,
             created_at=q.answered_at,
