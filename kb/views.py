@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
@@ -26,7 +24,6 @@ from kb.forms import (
 from kb.markdown import render_markdown
 from kb.models import ANSWER_MAX_LENGTH, Entry, SynonymGroup
 from kb.permissions import can_supervise, supervisor_required
-from kb.search.text import matching_tokens
 from kb.views_flags import fixes_requested, flags_context, open_flags, tell_about_fixes
 
 PAGE_SIZE = 20
@@ -413,23 +410,6 @@ def synonyms_edit(request: HttpRequest) -> HttpResponse:
 SIMILAR_LIMIT = 5
 
 
-def close_matches(found: search.SearchResults) -> list[search.SearchResult]:
-    """The results sharing at least half of the searched words.
-
-    Search ranks any entry that shares one word with the query, which is right for a
-    rep hunting an answer but reads as noise under "Already answered? These look close".
-    """
-    terms = frozenset(found.query.terms)
-    need = max(1, math.ceil(len(terms) / 2))
-    close = []
-    for result in found.results:
-        entry = result.entry
-        text = "\n".join([entry.question, entry.also_asked, entry.answer_text])
-        if len({token.stem for token in matching_tokens(text, terms)}) >= need:
-            close.append(result)
-    return close
-
-
 @require_GET
 def similar_entries(request: HttpRequest) -> HttpResponse:
     """Entries that may already answer the question being written (an htmx partial)."""
@@ -438,7 +418,7 @@ def similar_entries(request: HttpRequest) -> HttpResponse:
     if 3 <= len(question) <= MAX_QUERY:
         found = search.search(question, user=request.user, limit=SIMILAR_LIMIT + 1)
         exclude = request.GET.get("exclude", "")
-        results = [r for r in close_matches(found) if str(r.entry.pk) != exclude]
+        results = [r for r in search.close_matches(found) if str(r.entry.pk) != exclude]
     return render(request, "kb/_similar.html", {"results": results[:SIMILAR_LIMIT]})
 
 

@@ -17,7 +17,6 @@ from kb import actions, reports, search
 from kb.forms import AskForm, CaptureForm
 from kb.models import QUESTION_MAX_LENGTH, Entry, Question
 from kb.permissions import can_supervise, supervisor_required
-from kb.views import close_matches
 
 PAGE_SIZE = reports.QUESTIONS_PAGE_SIZE
 MAX_PAGE = 1_000
@@ -107,7 +106,7 @@ def detail_context(request: HttpRequest, question: Question, **extra) -> dict:
     suggestions = []
     if is_open and is_asker:
         found = search.search(question.text, user=user, limit=FOUND_IT_SUGGESTIONS)
-        suggestions = close_matches(found)
+        suggestions = search.close_matches(found)
     return {
         "question": question,
         "is_open": is_open,

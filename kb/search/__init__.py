@@ -7,6 +7,7 @@ from kb.search.query import MAX_QUERY_LENGTH, ParsedQuery, normalise_query, pars
 from kb.search.service import (
     SearchResult,
     SearchResults,
+    close_matches,
     forget_synonyms,
     get_backend,
     index_after_commit,
@@ -22,6 +23,7 @@ __all__ = [
     "ParsedQuery",
     "SearchResult",
     "SearchResults",
+    "close_matches",
     "forget_synonyms",
     "get_backend",
     "index_after_commit",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 import time
 from collections import defaultdict
@@ -26,6 +27,7 @@ from kb.search.backends import SearchBackend, Visibility
 from kb.search.documents import entry_document
 from kb.search.highlight import highlight, snippet
 from kb.search.query import ParsedQuery, parse_query
+from kb.search.text import matching_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -296,3 +298,20 @@ def _tag_counts(entry_ids: list[int]) -> list[tuple[str, int]]:
         .order_by("-count", "tag__name")[:FACET_LIMIT]
     )
     return list(rows)
+
+
+def close_matches(found: SearchResults) -> list[SearchResult]:
+    """The results sharing at least half of the searched words.
+
+    Search ranks any entry that shares one word with the query, which is right for a
+    rep hunting an answer but reads as noise under "Already answered? These look close".
+    """
+    terms = frozenset(found.query.terms)
+    need = max(1, math.ceil(len(terms) / 2))
+    close = []
+    for result in found.results:
+        entry = result.entry
+        text = "\n".join([entry.question, entry.also_asked, entry.answer_text])
+        if len({token.stem for token in matching_tokens(text, terms)}) >= need:
+            close.append(result)
+    return close
