@@ -82,6 +82,12 @@ CANDIDATES = 100
 NARROW_FROM = 2_000
 CANDIDATE_BUDGET = 1_500
 WIDER_BUDGET = 3 * CANDIDATE_BUDGET  # when the rarer words found too few entries
+# A query of one word that more than BROAD_FROM entries hold ("card", "my payment"), which
+# narrowing cannot narrow, ranks only the BROAD_SAMPLE most recently
+# updated of them: ranking every one costs about a microsecond each, 30 ms and more on a
+# large site, for results that differ little.
+BROAD_FROM = 8_000
+BROAD_SAMPLE = 2_000
 STATISTICS_TTL = 60.0  # seconds the column statistics are reused
 
 
@@ -266,8 +272,8 @@ class PostgresBackend:
 @dataclass
 class _Found:
     rows: list[tuple[int, float, list[str] | None]]  # entry, score, completions it holds
-    matches: int | None = None  # every visible match counted (not narrowed)
-    estimate: int | None = None  # PostgreSQL's estimate of the matches (narrowed)
+    matches: int | None = None  # every visible match counted (few match)
+    estimate: int | None = None  # PostgreSQL's estimate of the matches (many match)
     unknown: set[str] = field(default_factory=set)  # typed words no entry holds
     reuses: dict[int, tuple[int, object]] = field(default_factory=dict)  # see BackendResult
 
@@ -275,13 +281,15 @@ class _Found:
 def _run(
     plan: _Plan, visibility: Visibility, wanted: int, *, checked: dict[str, str] | None = None
 ) -> _Found:
-    """Rank in one round trip (``_batch``), and again only when narrowing found too few."""
+    """Rank in one round trip (``_batch``), and again only when narrowing, or ranking
+    only the most recently updated entries, found too few."""
     narrowed = _narrowed(plan)
-    found = _batch(plan, narrowed, visibility, wanted, checked or {})
-    if narrowed and len(found.rows) < wanted:
-        # The rarer words found too few entries: more of the words, then every match.
+    recent = narrowed is None and len(plan.groups) == 1 and _matches_many(plan, BROAD_FROM)
+    found = _batch(plan, narrowed, visibility, wanted, checked or {}, recent=recent)
+    if (narrowed or recent) and len(found.rows) < wanted:
+        # The statistics promised more: more of the words, then every match.
         unknown = found.unknown
-        wider = _narrowed(plan, WIDER_BUDGET)
+        wider = _narrowed(plan, WIDER_BUDGET) if narrowed else None
         if wider and wider != narrowed:
             found = _batch(plan, wider, visibility, wanted, {})
         if not wider or len(found.rows) < wanted:
@@ -296,6 +304,8 @@ def _batch(
     visibility: Visibility,
     wanted: int,
     checked: dict[str, str],
+    *,
+    recent: bool = False,
 ) -> _Found:
     """Which typed words no entry holds, the best ``wanted`` entries, and how many match,
     in one round trip (several statements in one query string), with sequential scans
@@ -313,8 +323,14 @@ def _batch(
     if checked:
         exists = "EXISTS (SELECT 1 FROM kb_searchdocument WHERE vector @@ %s::tsquery)"
         statements.append(("SELECT " + ", ".join([exists] * len(checked)), list(checked.values())))
-    statements.append(_ranked(plan, narrowed or plan.match, visibility, wanted, count=not narrowed))
-    if narrowed:
+    # Counting thousands of matches costs more than ranking them: a query the statistics
+    # say most entries match reports PostgreSQL's estimate instead, as a narrowed one does.
+    estimated = bool(narrowed) or recent or _matches_many(plan, NARROW_FROM)
+    ranked = _ranked(
+        plan, narrowed or plan.match, visibility, wanted, count=not estimated, recent=recent
+    )
+    statements.append(ranked)
+    if estimated:
         statements.append(_estimate(plan.match, visibility))
     statements.append(
         ("SELECT set_config('enable_seqscan', current_setting('kb.enable_seqscan'), true)", [])
@@ -332,7 +348,7 @@ def _batch(
         fetched = cursor.fetchall()
         found = _Found(rows=[(row[0], row[1], row[3]) for row in fetched])
         found.reuses = {row[0]: (row[4], row[5]) for row in fetched}
-        if narrowed:
+        if estimated:
             cursor.nextset()
             plan_json = cursor.fetchone()[0]
             if isinstance(plan_json, str):
@@ -358,7 +374,7 @@ def _visible_sql(visibility: Visibility) -> tuple[str, list]:
 
 
 def _ranked(
-    plan: _Plan, match: str, visibility: Visibility, limit: int, *, count: bool
+    plan: _Plan, match: str, visibility: Visibility, limit: int, *, count: bool, recent: bool
 ) -> tuple[str, list]:
     """The best ``limit`` entries matching ``match``, in two stages, as SQL and its
     parameters. Each row: the entry, its score, how many visible entries match (with
@@ -367,7 +383,10 @@ def _ranked(
 
     First one ``ts_rank`` per matching entry, for all the query's terms at once, keeps
     the best ``CANDIDATES``; only those get the full score: a ``ts_rank`` per term, the
-    pairs typed together, coordination and the state boost. The first stage keeps only
+    pairs typed together, coordination and the state boost. With ``recent`` the first
+    stage ranks only the ``BROAD_SAMPLE`` most recently updated matches, read in that
+    order from an index (``searchdocument_recent_idx``) instead of every match. The first
+    stage keeps only
     each entry's row address, so no vector is carried through its sort; the full score
     reads each candidate's ``tsvector`` once (``vector || ''`` makes an uncompressed
     copy), not once per term.
@@ -412,13 +431,17 @@ def _ranked(
     boost = " ".join(f"WHEN '{state}' THEN {value}" for state, value in ranking.STATE_BOOST.items())
     score += f" * CASE state {boost} ELSE 1.0 END" if boost else ""
     params.append(limit)
+    # OFFSET 0 keeps the planner from folding the subquery into the outer sort.
+    first = "OFFSET 0"
+    if recent:
+        first = f"ORDER BY updated_at DESC, entry_id DESC LIMIT {BROAD_SAMPLE}"
     sql = f"""
         WITH candidate AS MATERIALIZED (
             SELECT address, entry_id, state, {matches} AS matches FROM (
                 SELECT ctid AS address, entry_id, state,
                     ts_rank({weights}, vector, %s::tsquery, {NORMALIZATION}) AS rank
                 FROM kb_searchdocument WHERE vector @@ %s::tsquery AND {visible}
-                OFFSET 0
+                {first}
             ) matching
             ORDER BY rank DESC, entry_id
             LIMIT %s
@@ -503,7 +526,14 @@ def _statistics() -> _Statistics | None:
     return found
 
 
-def _narrowed(plan: _Plan, budget: int = CANDIDATE_BUDGET) -> str | None:
+def _matches_many(plan: _Plan, many: int) -> bool:
+    """Whether, by the column statistics, more than ``many`` entries match."""
+    statistics = _statistics()
+    lexemes = [lexeme for group in plan.lexemes for lexeme in group]
+    return statistics is not None and statistics.entries(lexemes) > many
+
+
+def _narrowed(plan: _Plan, budget: int | None = None) -> str | None:
     """What an entry must match to be worth ranking when the query has common words, or
     None to rank every match.
 
@@ -512,6 +542,7 @@ def _narrowed(plan: _Plan, budget: int = CANDIDATE_BUDGET) -> str | None:
     those that hold a rarer one. When even the rarest word is that common, the entries
     must hold the rarest words together, as many as it takes (all, at most).
     """
+    budget = budget or CANDIDATE_BUDGET
     statistics = _statistics()
     if statistics is None or len(plan.groups) < 1:
         return None
@@ -555,7 +586,7 @@ def _browse(documents, tags: list[str], *, limit: int, offset: int) -> BackendRe
     if tags:
         documents = documents.filter(vector=TsQuery(all_of(tags)))
     ids = list(
-        documents.order_by("-updated_at", "entry_id").values_list("entry_id", flat=True)[
+        documents.order_by("-updated_at", "-entry_id").values_list("entry_id", flat=True)[
             offset : offset + limit
         ]
     )
