@@ -76,12 +76,21 @@ def test_common_word_with_too_few_visible_in_the_recent_ones_ranks_every_match(
 
 
 def test_rare_word_beside_a_common_one_finds_the_old_entry_holding_it(large_site, make_entry, rep):
-    """Narrowing ranks the entries holding the rarer word, however old they are."""
-    zebra = make_entry(question="Router with a zebra sticker", answer="Vintage model.")
-    for i in range(59):
+    """The entries holding the rarer word rank first, however old they are; as they are
+    fewer than a page, the page is filled from the most recent entries holding the
+    common word, not by ranking all of them."""
+    zebras = [
+        make_entry(question=f"Router {i} with a zebra sticker", answer="Vintage.") for i in range(3)
+    ]
+    others = [
         make_entry(question=f"Router number {i} blinks orange", answer="Check the cable.")
+        for i in range(57)
+    ]
     large_site()
 
     found = search.search("router zebra", user=rep)
 
-    assert found.results[0].entry.pk == zebra.pk
+    ids = [result.entry.pk for result in found.results]
+    assert sorted(ids[:3]) == sorted(entry.pk for entry in zebras)
+    assert len(ids) == 20
+    assert set(ids[3:]) <= {entry.pk for entry in others[-25:]}
