@@ -418,7 +418,7 @@ def _ranked(
     if recent:
         matching = f"({part} ORDER BY updated_at DESC, entry_id DESC LIMIT {BROAD_SAMPLE})"
     else:  # OFFSET 0 keeps the planner from folding the subquery into the outer sort.
-        matching = f"{part} OFFSET 0"
+        matching = f"({part} OFFSET 0)"
     params: list = [any_of(terms), match, *visible_params]
     if also:
         matching += f" UNION ({part})"
