@@ -3,14 +3,13 @@ that carry no inline script for it to block."""
 
 from __future__ import annotations
 
-from html.parser import HTMLParser
-
 import pytest
 from axes.models import AccessAttempt
 from django.contrib.auth import SESSION_KEY
 
 from tests.conftest import PASSWORD, make_user
 from tests.helpers import page_text
+from tests.html_checks import executable_markup
 
 pytestmark = pytest.mark.django_db
 
@@ -142,59 +141,12 @@ def test_security_headers_on_pages(rep_client):
     assert response["Referrer-Policy"] == "same-origin"
 
 
-class InlineCode(HTMLParser):
-    """Collects what a CSP without 'unsafe-inline' would block, or that needs eval."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.found: list[str] = []
-        self._in_script = False
-
-    def handle_starttag(self, tag, attrs) -> None:
-        names = {name for name, _ in attrs}
-        if tag == "script":
-            self._in_script = True
-            if "src" not in names:
-                self.found.append("<script> without src")
-        if tag == "style":
-            self.found.append("<style>")
-        for name, value in attrs:
-            if name.startswith("on") or name.startswith(("hx-on", "data-hx-on")):
-                self.found.append(f"<{tag} {name}>")
-            if name == "style":
-                self.found.append(f"<{tag} style>")
-            if name in ("href", "src", "action") and (value or "").strip().lower().startswith(
-                "javascript:"
-            ):
-                self.found.append(f"<{tag} {name}=javascript:>")
-            if name in ("hx-vals", "hx-vars") and "js:" in (value or ""):
-                self.found.append(f"<{tag} {name} js:>")
-
-    def handle_endtag(self, tag) -> None:
-        if tag == "script":
-            self._in_script = False
-
-    def handle_data(self, data) -> None:
-        if self._in_script and data.strip():
-            self.found.append("inline script text")
-
-
-def inline_code(html: str) -> list[str]:
-    parser = InlineCode()
-    parser.feed(html)
-    parser.close()
-    return parser.found
-
-
-def test_inline_code_finder_finds_inline_code():
-    assert inline_code('<p onclick="x()">a</p><script>x()</script><b style="c:red">') == [
-        "<p onclick>",
-        "<script> without src",
-        "inline script text",
-        "<b style>",
-    ]
-    assert inline_code('<div hx-on:click="x()"></div>') == ["<div hx-on:click>"]
-    assert inline_code('<script src="/static/js/a.js" defer></script>') == []
+def test_executable_markup_finds_inline_code():
+    found = executable_markup('<p onclick="x()">a</p><script>x()</script><b style="c:red">')
+    assert found == ["<p onclick>", "<script src=None>", "inline script 'x()'", "<b style>"]
+    assert executable_markup('<div hx-on:click="x()"></div>') == ["<div hx-on:click>"]
+    assert executable_markup("<style>p{}</style>") == ["<style>"]
+    assert executable_markup('<script src="/static/js/a.js" defer></script>') == []
 
 
 @pytest.fixture
@@ -248,13 +200,13 @@ def test_pages_carry_no_inline_script_or_style(client, supervisor, busy_site, pa
     response = client.get(path.format(id=busy_site.pk))
 
     assert response.status_code == 200
-    assert inline_code(response.content.decode()) == []
+    assert executable_markup(response.content.decode()) == []
 
 
 def test_login_page_carries_no_inline_script_or_style(client, db):
     response = client.get("/accounts/login/")
 
-    assert inline_code(response.content.decode()) == []
+    assert executable_markup(response.content.decode()) == []
 
 
 def test_htmx_does_not_inject_its_indicator_style(rep_client):
@@ -271,4 +223,4 @@ def test_lockout_page_carries_no_inline_script(client, db):
     response = client.post("/accounts/login/", {"username": "lena", "password": PASSWORD})
 
     assert response.status_code == 429
-    assert inline_code(response.content.decode()) == []
+    assert executable_markup(response.content.decode()) == []
