@@ -127,7 +127,7 @@ AUTH_PASSWORD_VALIDATORS = [
 # sees the same count. By username, not address: a floor shares one address behind its
 # NAT and the TLS proxy, and locking that would lock out everyone.
 AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
+    "kb.auth_backends.LoginThrottleBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = 5

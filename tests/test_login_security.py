@@ -224,3 +224,10 @@ def test_lockout_page_carries_no_inline_script(client, db):
 
     assert response.status_code == 429
     assert executable_markup(response.content.decode()) == []
+
+
+def test_logging_in_from_code_is_not_throttled(client, rep):
+    """``Client.login`` (tests, other tools) has no request for axes to count."""
+    assert client.login(username="rita", password=PASSWORD)
+    assert client.get("/").status_code == 200
+    assert not client.login(username="rita", password="wrong")
