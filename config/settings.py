@@ -135,8 +135,6 @@ AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = ["username"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "kb.errors.locked_out"
-# axes.W006 wants the address in the lock key, against locks keyed on what a client
-# chooses (user agent, cookies); a username lock cannot be dodged that way.
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "kb:home"
@@ -201,7 +199,10 @@ if KB_HTTPS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = 60 * 60 * 24 * 365
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-# Asking browsers to preload HSTS for the domain is its owner's decision, not the app's.
+# Silenced on purpose: HSTS preload (security.W021) is the domain owner's decision
+# (submitting it to browsers' lists), not the app's; axes.W006 wants the address in the
+# lock key, against locks keyed on what a client chooses (user agent, cookies), and a
+# username lock cannot be dodged that way.
 SILENCED_SYSTEM_CHECKS = ["security.W021", "axes.W006"]
 
 # The Content-Security-Policy on every response (kb.csp): scripts, styles and everything
