@@ -27,7 +27,8 @@ run: venv
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 # Production serving: gunicorn ($WEB_CONCURRENCY workers, default 2) on $PORT, static
-# files by whitenoise. Set DEBUG=0, SECRET_KEY and ALLOWED_HOSTS (see README, Deploying).
+# files by whitenoise. Set DEBUG=0, SECRET_KEY and ALLOWED_HOSTS (see README, Deploying);
+# HTTPS-only unless KB_HTTPS=0 (plain http on loopback).
 serve: export DEBUG ?= 0
 serve: venv
 	$(BIN)/python manage.py collectstatic --noinput -v0

@@ -201,6 +201,7 @@ class Command(BaseCommand):
             env = {
                 **site.env,
                 "DEBUG": "0",
+                "KB_HTTPS": "0",  # production mode over plain http on loopback
                 "SECRET_KEY": secrets.token_urlsafe(50),  # the same on every app server
                 "WEB_CONCURRENCY": str(workers),
                 "CACHE_KEY_PREFIX": f"floorbook-scaletest-{secrets.token_hex(4)}",
