@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django import template
+from django.utils import timezone
 from django.utils.safestring import SafeString
+from django.utils.timesince import timesince
 
 from kb.markdown import render_markdown
 
@@ -56,3 +60,14 @@ def display_name(person) -> str:
     if not person:
         return ""
     return person.get_full_name() or person.get_username()
+
+
+@register.filter
+def ago(moment: datetime | None) -> str:
+    """ "3 hours ago"; "just now" in the first minute, where ``timesince`` says
+    "0 minutes"."""
+    if moment is None:
+        return ""
+    if timezone.now() - moment < timedelta(minutes=1):
+        return "just now"
+    return f"{timesince(moment)} ago"
