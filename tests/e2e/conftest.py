@@ -94,7 +94,9 @@ def new_page(browser, live_server) -> Iterator[Callable]:
 
     def open_page():
         context = browser.new_context(
-            base_url=live_server.url, viewport={"width": 1280, "height": 800}
+            base_url=live_server.url,
+            viewport={"width": 1280, "height": 800},
+            locale="en-GB",  # the site's language, for Accept-Language and the page's Intl
         )
         context.set_default_timeout(TIMEOUT_MS)
         contexts.append(context)
