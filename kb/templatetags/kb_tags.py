@@ -29,7 +29,8 @@ def bar_chart(series, *, label: str, unit: str = "") -> dict:
     """
     points = list(series)
     # A week may have no figure at all (a rate with nothing to divide): no bar, "no data".
-    top = max((value for _, value in points if value is not None), default=0) or 1
+    highest = max((value for _, value in points if value is not None), default=None)
+    top = highest or 1  # the scale; all bars empty when nothing happened
     width = CHART_WIDTH / max(len(points), 1)
     bars = []
     for index, (start, value) in enumerate(points):
@@ -48,7 +49,7 @@ def bar_chart(series, *, label: str, unit: str = "") -> dict:
         "bars": bars,
         "label": label,
         "unit": unit,
-        "top": top,
+        "highest": highest,
         "chart_width": CHART_WIDTH,
         "chart_height": CHART_HEIGHT,
     }
