@@ -6,10 +6,13 @@ through ``a11y.assert_accessible``.)
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from playwright.sync_api import expect
 
+from kb import actions
 from kb.models import Reuse
-from tests.e2e.a11y import focus_is_visible, tab_through
+from tests.e2e.a11y import assert_accessible, focus_is_visible, tab_through
 from tests.e2e.steps import log_in, result_links, search_box
 
 
@@ -83,3 +86,38 @@ def test_every_keyboard_stop_shows_where_the_focus_is(new_page, screenshot, rep,
     expect(skip).to_be_in_viewport()
     page.keyboard.press("Tab")  # the brand link, on the dark header
     screenshot(page, "focus-on-the-header")
+
+
+def test_the_other_pages_pass_the_accessibility_checks(
+    new_page, screenshot, rep, other_rep, supervisor, entry
+):
+    """The journeys check the pages they pass through; these are the rest of the site."""
+    edited = actions.edit_entry(
+        entry=entry,
+        editor=other_rep,
+        base_version=entry.version,
+        content=replace(actions.EntryContent.of(entry), answer="Check the router lights first."),
+    )
+    actions.flag_entry(entry=edited, user=other_rep, reason="unclear", comment="Which lights?")
+    question, _ = actions.ask_question(user=rep, text="Can a customer pause their contract?")
+    page = new_page()
+    log_in(page, "sam")
+    pages = {
+        "questions": "/questions/",
+        "question": question.get_absolute_url(),
+        "ask": "/questions/ask/?q=pause+contract",
+        "history": f"/entries/{entry.pk}/history/",
+        "compare": f"/entries/{entry.pk}/history/compare/?a=1&b=2",
+        "inbox": "/inbox/",
+        "people": "/people/",
+        "profile": "/people/rita/",
+        "my-entries": "/my/entries/",
+        "measures": "/review/measures/",
+        "synonyms": "/review/synonyms/",
+        "review-flags": "/review/flags/",
+    }
+    for name, path in pages.items():
+        response = page.goto(path)
+        assert response.status == 200, path
+        screenshot(page, f"page-{name}")
+        assert_accessible(page)
