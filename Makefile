@@ -40,7 +40,9 @@ serve: venv
 scaletest: venv
 	$(BIN)/python manage.py scaletest
 
+# The browser tests (tests/e2e/) need Debian's Chromium; without it they are skipped.
 test: venv
+	@test -x /usr/bin/chromium || echo "make test: no /usr/bin/chromium, so the browser tests in tests/e2e/ are skipped (apt-get install chromium)"
 	$(BIN)/pytest
 
 test-postgres: venv
