@@ -39,6 +39,11 @@ serve: venv
 scaletest: venv
 	$(BIN)/python manage.py scaletest
 
+# A busy floor against `make serve` on a throwaway site of 10,000 entries (see README).
+.PHONY: loadtest
+loadtest: venv
+	$(BIN)/python manage.py loadtest
+
 test: venv
 	$(BIN)/pytest
 
