@@ -23,7 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kb import search
-from kb.models import Entry, Reuse
+from kb.models import Entry, Reuse, SynonymGroup
 from kb.search import MAX_QUERY_LENGTH
 from kb.search.query import normalise_query, parse_query
 from kb.transfer import ImportFileError, parse_lines
@@ -382,3 +382,10 @@ def test_import_strips_nul_and_control_characters_from_what_it_stores(db, tmp_pa
         ["faults"],
     )
     assert entry.revisions.get().summary == ""
+
+
+def test_synonyms_with_nul_and_control_characters_are_saved_clean(supervisor_client):
+    response = supervisor_client.post("/review/synonyms/", {"synonyms": "wifi, wi\x00-fi\x1b\n"})
+
+    assert response.status_code == 302
+    assert list(SynonymGroup.objects.values_list("terms", flat=True)) == ["wifi, wi-fi"]
