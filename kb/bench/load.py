@@ -167,22 +167,25 @@ class VirtualRep:
         self.hand: list[str] = []
         self.last_results: list[int] = []
         self.last_query = ""
-        self.actions_done = 0
+        self.deadline, self.min_actions, self.done_here = 0.0, 0, 0
 
     async def close(self) -> None:
         await self.client.aclose()
 
     async def work_until(self, deadline: float, *, min_actions: int = 0) -> None:
         """Act until the deadline (and at least ``min_actions`` actions this step)."""
-        done_here = 0
-        while time.monotonic() < deadline or done_here < min_actions:
+        self.deadline, self.min_actions, self.done_here = deadline, min_actions, 0
+        while not self.time_is_up():
             if not self.hand:
                 self.hand = self.rng.sample(self.deck, len(self.deck))
             action = self.hand.pop()
             self.floor.tally.actions[action] += 1
             await getattr(self, action)()
-            done_here += 1
+            self.done_here += 1
             await self.pause(0.3, 1.2)
+
+    def time_is_up(self) -> bool:
+        return time.monotonic() >= self.deadline and self.done_here >= self.min_actions
 
     async def pause(self, low: float, high: float) -> None:
         if self.floor.pace > 0:
@@ -218,10 +221,13 @@ class VirtualRep:
         return headers
 
     async def search(self) -> None:
-        """Type a query in bursts of 1 to 4 characters; the box asks after each pause."""
-        query = self.rng.choice(self.floor.queries)
+        """Type a query in bursts of 1 to 4 characters; the box asks after each pause.
+
+        A rep types the few words that matter, so a long customer message is cut to its
+        first six words; a step's end stops the typing."""
+        query = " ".join(self.rng.choice(self.floor.queries).split()[:6])
         typed = 0
-        while typed < len(query):
+        while typed < len(query) and not self.time_is_up():
             typed = min(len(query), typed + self.rng.randint(1, 4))
             await self.pause(0.15, 0.5)
             prefix = query[:typed]
