@@ -363,11 +363,16 @@ async def unsearchable(base: str, cookies: httpx.Cookies, writes: Writes) -> lis
 
         async def find(marker: str, entry_id: int) -> None:
             async with limit:
-                response = await client.get(
-                    "/api/v1/search", params={"q": marker, "exact": "1", "limit": "100"}
-                )
-            ids = [r["id"] for r in response.json().get("results", [])]
-            if response.status_code != 200 or entry_id not in ids:
+                try:
+                    response = await client.get(
+                        "/api/v1/search", params={"q": marker, "exact": "1", "limit": "100"}
+                    )
+                except httpx.HTTPError as error:
+                    missing.append(f"searching {marker}: {type(error).__name__}")
+                    return
+            ok = response.status_code == 200
+            ids = [r["id"] for r in response.json()["results"]] if ok else []
+            if entry_id not in ids:
                 missing.append(f"entry #{entry_id} not found by searching {marker}")
 
         await asyncio.gather(*(find(marker, entry_id) for marker, entry_id in wanted))
