@@ -9,7 +9,7 @@ export KB_DATA_DIR ?= $(CURDIR)/var
 # test_<name> database there and leaves this one alone.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: run serve scaletest test test-postgres lint format bench eval clean venv
+.PHONY: run serve scaletest loadtest test test-postgres lint format bench eval clean venv
 
 # Reinstall when the dependency list changes.
 $(VENV)/.installed: pyproject.toml
@@ -39,6 +39,10 @@ serve: venv
 # Two app servers on one throwaway PostgreSQL database (and Redis when it answers).
 scaletest: venv
 	$(BIN)/python manage.py scaletest
+
+# A busy floor against `make serve` on a throwaway site of 10,000 entries (see README).
+loadtest: venv
+	$(BIN)/python manage.py loadtest
 
 # The browser tests (tests/e2e/) need Debian's Chromium; without it they are skipped.
 test: venv
