@@ -6,7 +6,8 @@ escaped; only the ``<mark>`` elements added here are markup.
 
 from __future__ import annotations
 
-from django.utils.html import escape
+from html import escape  # Django's escape, without its lazy-string wrapper per call
+
 from django.utils.safestring import SafeString, mark_safe
 
 from kb.search.text import Token, matching_tokens
