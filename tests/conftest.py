@@ -6,6 +6,7 @@ from django.core.cache import cache
 
 from kb import actions, search
 from kb.actions import EntryContent
+from kb.search import health
 
 PASSWORD = "correct-horse-battery"
 
@@ -29,6 +30,14 @@ def empty_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def repairs_inline(monkeypatch):
+    """Index repairs and backlog catch-ups run in the request's thread, in the test's
+    transaction (a background thread would not see its rows); tests of the background
+    thread itself turn this back on."""
+    monkeypatch.setattr(health, "BACKGROUND", False)
 
 
 @pytest.fixture(autouse=True)

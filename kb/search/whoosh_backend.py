@@ -14,7 +14,8 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from whoosh import index as whoosh_index
@@ -23,6 +24,7 @@ from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, TEXT, Schema
 from whoosh.filedb.filestore import FileStorage
 from whoosh.index import LockError
 from whoosh.scoring import BM25F
+from whoosh.util.filelock import try_for
 from whoosh.writing import SegmentWriter
 
 from kb.search import ranking
@@ -38,9 +40,13 @@ logger = logging.getLogger(__name__)
 # one, which `rebuild_index --if-empty` (run by `make run`) then fills from the database.
 SCHEMA_VERSION = "7"
 TEXT_FIELDS = ("question", "also_asked", "body")
-# Wait up to LOCK_WAIT seconds for another writer, retry until WRITE_DEADLINE.
+# Wait up to LOCK_WAIT seconds for another writer, retry until WRITE_DEADLINE: well
+# under gunicorn's 30 s request timeout, so a save whose indexing cannot get the lock
+# still answers (its entry stays in the index backlog, caught up later).
 LOCK_WAIT = 2.0
-WRITE_DEADLINE = 60.0
+WRITE_DEADLINE = 10.0
+# Files in the index folder that a rebuild must not delete: other processes may hold them.
+LOCK_FILES = ("MAIN_WRITELOCK", "CREATE", "floorbook-rebuild.lock")
 # Batches larger than this get a bigger in-memory posting pool, so they do not spill
 # sorted runs to temporary files.
 # Bulk loads (imports, rebuilds) analyse documents in parallel and keep postings in memory.
@@ -197,11 +203,55 @@ class WhooshBackend:
             self._write(work)
 
     def clear(self) -> None:
-        """Replace the index with an empty one (used by a full rebuild)."""
+        """Replace the index with an empty one (a full rebuild), whatever state its files
+        are in: missing, corrupt or half-written. Holds the write lock meanwhile, so no
+        other process commits into the folder while it is emptied."""
         self.close()
         self.path.mkdir(parents=True, exist_ok=True)
-        whoosh_index.create_in(str(self.path), build_schema())
-        (self.path / "floorbook-schema-version").write_text(SCHEMA_VERSION)
+        lock = FileStorage(str(self.path)).lock("MAIN_WRITELOCK")
+        if not try_for(lambda: lock.acquire(blocking=False), timeout=WRITE_DEADLINE):
+            raise LockError("Could not lock the search index to clear it.")
+        try:
+            for child in self.path.iterdir():
+                if child.is_file() and child.name not in LOCK_FILES:
+                    child.unlink(missing_ok=True)
+            whoosh_index.create_in(str(self.path), build_schema())
+            (self.path / "floorbook-schema-version").write_text(SCHEMA_VERSION)
+        finally:
+            lock.release()
+
+    @contextmanager
+    def rebuild_guard(self, *, wait: bool) -> Iterator[bool]:
+        """One rebuild at a time across processes: while one runs, the index looks empty
+        to the others, and they must not start their own. Yields whether this process
+        may rebuild (``wait=False`` does not wait for another rebuild to finish)."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        lock = FileStorage(str(self.path)).lock("floorbook-rebuild.lock")
+        acquired = lock.acquire(blocking=wait)
+        try:
+            yield acquired
+        finally:
+            if acquired:
+                lock.release()
+
+    def readable(self) -> bool:
+        """Whether the index on disk opens and its segments read, looked at afresh (not
+        through this process's open copy, which may predate a fault)."""
+        try:
+            ix = whoosh_index.open_dir(str(self.path))
+            try:
+                with ix.reader() as reader:
+                    reader.doc_count_all()
+                    for name in TEXT_FIELDS:
+                        reader.field_length(name)
+            finally:
+                ix.close()
+        except Exception:
+            return False
+        return True
+
+    def is_empty(self) -> bool:
+        return self.document_count() == 0
 
     def document_count(self) -> int:
         return self._searcher().doc_count()
