@@ -250,10 +250,11 @@ def _backlog_known() -> bool:
     return bool(_failed_rows) or _backlog_stale
 
 
-def _check_backlog_now_and_then() -> None:
+def _check_now_and_then() -> None:
     """Every CHECK_INTERVAL seconds (at once after a failed write here), see whether the
-    backlog holds saves the index misses, and catch them up in the background: a search
-    never waits for an index write."""
+    index misses saves (backlog rows) or whole entries (fewer documents than entries: an
+    index folder that was recreated, or never built, and then written to), and repair in
+    the background: a search never waits for an index write."""
     global _next_check, _backlog_stale
     now = time.monotonic()
     if now < _next_check and not _failed_rows:
@@ -261,22 +262,39 @@ def _check_backlog_now_and_then() -> None:
     _next_check = now + CHECK_INTERVAL
     try:
         _backlog_stale = backlog_waiting()
+        short = not _backlog_stale and _index_short()
     except Exception:
         return
-    if _backlog_stale:
-        health.in_background(_catch_up_in_background)
+    if _backlog_stale or short:
+        health.in_background(_catch_up_and_verify)
 
 
-def _catch_up_in_background() -> None:
-    global _backlog_stale
+def _index_short() -> bool:
+    """Whether the index holds fewer documents than the database has entries not waiting
+    in the backlog (read in this order, so a save committing meanwhile is not counted
+    short unless it is also indexed by the time the index is counted)."""
+    queued = IndexBacklog.objects.count()
+    entries = Entry.objects.count()
+    return get_backend().document_count() < entries - queued
+
+
+def _catch_up_and_verify() -> None:
+    """Catch up the backlog; if the index still holds fewer entries than the database,
+    rebuild it (the missing ones left no backlog row: the index lost them)."""
+    global _backlog_stale, _next_repair
     try:
         while catch_up():
             pass
+        _backlog_stale = False
+        short = _index_short()
     except Exception as error:
         _write_failed([], error)
         return
-    _backlog_stale = False
     _write_worked()
+    if short and time.monotonic() >= _next_repair:
+        _next_repair = time.monotonic() + REPAIR_RETRY
+        logger.warning("Search index holds fewer entries than the database; rebuilding it.")
+        _repair()
 
 
 @contextmanager
@@ -514,7 +532,7 @@ def _search_index(parsed: ParsedQuery, *, visibility: Visibility, depth: int, ex
         schedule_repair()
         return None
     health.recovered("search", "Search index readable again; searching it again.")
-    _check_backlog_now_and_then()
+    _check_now_and_then()
     return found
 
 
