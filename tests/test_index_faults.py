@@ -388,3 +388,94 @@ def test_missing_index_is_rebuilt_in_the_background(whoosh_index, make_entry, re
     assert (questions(during), during.incomplete) == (["Voicemail PIN forgotten"], True)
     assert (questions(after), after.incomplete) == (["Voicemail PIN forgotten"], False)
     assert search.get_backend().document_count() == 1
+
+
+# -- the database fallback (either backend) ------------------------------------------
+
+
+@pytest.fixture
+def index_fails(monkeypatch):
+    """The suite's backend fails every search, as an unreadable index does."""
+
+    def fail(*args, **kwargs):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(search.get_backend(), "search", fail)
+    monkeypatch.setattr(search.get_backend(), "readable", lambda: True)  # no rebuild
+
+
+@pytest.fixture
+def fallback_floor(make_entry, other_rep):
+    return {
+        "question": make_entry(question="Router lights flashing orange", answer="Restart it."),
+        "also": make_entry(
+            question="Hub shows a warning",
+            also_asked="orange light on the ROUTER",
+            answer="Check the cable.",
+        ),
+        "answer": make_entry(
+            question="Slow internet", answer="If the router light is orange, book an engineer."
+        ),
+        "one word": make_entry(question="Router reboots at night", answer="Update firmware."),
+        "draft": make_entry(
+            question="Draft: router orange after storm", answer="Unknown.", state="draft"
+        ),
+        "others draft": make_entry(
+            question="Omar's router orange notes", answer="WIP.", state="draft", author=other_rep
+        ),
+        "archived": make_entry(
+            question="Old router orange light", answer="Retired model.", state="archived"
+        ),
+    }
+
+
+def test_fallback_matches_every_word_in_any_field_case_insensitively(
+    index_fails, fallback_floor, rep
+):
+    found = search.search("ORANGE Router", user=rep)
+
+    assert found.incomplete
+    assert questions(found) == [
+        "Draft: router orange after storm",  # the searcher's own draft, question match
+        "Router lights flashing orange",
+        "Hub shows a warning",  # matched in "also asked as"
+        "Slow internet",  # matched in the answer only
+    ]
+    assert found.total == 4
+    assert search.search("router teleport", user=rep).total == 0
+
+
+def test_fallback_hides_others_drafts_and_archived_unless_asked(
+    index_fails, fallback_floor, rep, other_rep
+):
+    mine = set(questions(search.search("orange router", user=rep)))
+    omars = set(questions(search.search("orange router", user=other_rep)))
+    archived = questions(search.search("orange router", user=rep, include_archived=True))
+
+    assert "Omar's router orange notes" not in mine
+    assert "Omar's router orange notes" in omars
+    assert "Draft: router orange after storm" not in omars
+    assert "Old router orange light" not in mine
+    assert "Old router orange light" in archived
+
+
+def test_fallback_filters_by_tag(index_fails, make_entry, rep):
+    make_entry(question="Refund a double charge", answer="Refund it.", tags=("billing",))
+    make_entry(question="Refund a returned phone", answer="Refund it.", tags=("devices",))
+
+    found = search.search("refund tag:billing", user=rep)
+
+    assert questions(found) == ["Refund a double charge"]
+
+
+def test_fallback_page_and_api_say_results_may_be_incomplete(
+    index_fails, fallback_floor, rep_client
+):
+    page = rep_client.get("/search/", {"q": "orange router"})
+    api = rep_client.get("/api/v1/search", {"q": "orange router"})
+
+    assert page.status_code == api.status_code == 200
+    assert INCOMPLETE in page_text(page)
+    assert "Router lights flashing orange" in page_text(page)
+    assert api.json()["incomplete"] is True
+    assert api.json()["total"] == 4
