@@ -217,7 +217,7 @@ def catch_up(*, limit: int = BACKLOG_BATCH) -> int:
     The rows are read before the entries, so each row dropped afterwards stands for a
     save the index now holds; a save committed meanwhile keeps its row.
     """
-    failed = set(list(_failed_rows)[:limit])
+    failed = set(list(_failed_rows.copy())[:limit])  # copy(): another thread may add
     stale = Q(queued_at__lt=timezone.now() - BACKLOG_GRACE) | Q(pk__in=failed)
     rows = list(
         IndexBacklog.objects.filter(stale).order_by("pk").values_list("pk", "entry_id")[:limit]
@@ -327,6 +327,7 @@ def rebuild(*, progress=None, wait: bool = True) -> int | None:
     the backlog rows read before it started. A ``transactional`` backend rebuilds in one
     transaction: searches keep finding the old index until the new one is complete.
     """
+    global _backlog_stale
     backend = get_backend()
     with backend.rebuild_guard(wait=wait) as allowed:
         if not allowed:
@@ -338,7 +339,6 @@ def rebuild(*, progress=None, wait: bool = True) -> int | None:
             ids = Entry.objects.order_by("pk").values_list("pk", flat=True)
             count = index_entries(ids.iterator(), new=True, progress=progress)
     _settle(rows)
-    global _backlog_stale
     _backlog_stale = False
     health.recovered("search", "Search index readable again; searching it again.")
     _write_worked()
@@ -509,9 +509,14 @@ def _search_index(parsed: ParsedQuery, *, visibility: Visibility, depth: int, ex
     """The backend's answer, or None when the index is unreadable or missing (then a
     repair is scheduled and the fault logged once)."""
     backend = get_backend()
+    # Inside a transaction a failed query would spoil it for the fallback: a savepoint.
+    guard = transaction.atomic() if connection.in_atomic_block else nullcontext()
     try:
-        found = backend.search(parsed, visibility=visibility, limit=depth, offset=0, exact=exact)
-        missing = not found.total and backend.is_empty() and Entry.objects.exists()
+        with guard:
+            found = backend.search(
+                parsed, visibility=visibility, limit=depth, offset=0, exact=exact
+            )
+            missing = not found.total and backend.is_empty() and Entry.objects.exists()
     except Exception as error:
         health.fault(
             "search",
