@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -151,6 +152,14 @@ class Rep:
             self.edit(shared, version, shared_question, f"{self.tag} shared edit {n}.")
 
 
+def log_since(server, offset: int) -> str:
+    """What the server logged after ``offset`` bytes (the server is shared by this
+    module's tests)."""
+    with server.log_path.open() as log:
+        log.seek(offset)
+        return log.read()
+
+
 def stored(data_dir) -> tuple[dict[int, int], set[tuple[int, str]], int]:
     """Revisions per entry, every (entry, answer) of every revision, as stored, and how
     many saves still wait to be indexed."""
@@ -162,6 +171,7 @@ def stored(data_dir) -> tuple[dict[int, int], set[tuple[int, str]], int]:
 
 
 def test_four_workers_saving_at_once_lose_nothing_and_everything_is_searchable(server):
+    log_start = server.log_path.stat().st_size
     first = Rep(server.base, 0)
     shared_question = f"Shared {first.tag} question about the hub"
     status, headers = first.post(
@@ -184,7 +194,7 @@ def test_four_workers_saving_at_once_lose_nothing_and_everything_is_searchable(s
     for thread in threads:
         thread.join(timeout=90)
 
-    log = server.log_path.read_text()
+    log = log_since(server, log_start)
     statuses = sum((rep.statuses for rep in reps), Counter())
     assert not errors, errors
     assert not any(thread.is_alive() for thread in threads), "requests did not finish"
@@ -232,3 +242,38 @@ def test_make_serve_runs_gunicorn_with_whitenoise_on_port(server):
     assert css[1] != "/static/css/floorbook.css"  # the hashed name
     assert status == 200
     assert "max-age" in headers.get("Cache-Control", "")
+
+
+def test_index_deleted_under_the_running_server_keeps_search_up_and_repairs(server):
+    """The index folder vanishes while 4 workers have it open: every search still
+    answers (from the database, saying so), a save made meanwhile lands, and a worker
+    rebuilds the index in the background until searches are complete again."""
+    log_start = server.log_path.stat().st_size
+    rep = Rep(server.base, 1)
+    rep.create(100)
+    [(before, marker)] = rep.created.items()
+    shutil.rmtree(Path(server.env["KB_DATA_DIR"]) / "index")
+
+    answers = [rep.browser.json(server.base, f"/api/v1/search?q={marker}") for _ in range(8)]
+    rep.create(101)
+    during = next(pk for pk in rep.created if pk != before)
+    deadline = time.monotonic() + 40
+    while True:  # the repair runs in the background: wait for it, up to a bound
+        status, body = rep.browser.json(server.base, f"/api/v1/search?q={rep.tag}e101")
+        answers.append((status, body))
+        if not body.get("incomplete") or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+
+    assert {status for status, _ in answers} == {200}
+    assert all(before in [r["id"] for r in body["results"]] for _, body in answers[:8])
+    assert answers[0][1]["incomplete"] is True
+    assert rep.statuses == Counter({302: 2})
+    assert body["incomplete"] is False, "the index was not repaired"
+    assert [r["id"] for r in body["results"]] == [during]
+    status, body = rep.browser.json(server.base, f"/api/v1/search?q={marker}")
+    assert ([r["id"] for r in body["results"]], body["incomplete"]) == ([before], False)
+    log = log_since(server, log_start)
+    assert "Search index rebuilt from the database" in log
+    # Each fault is logged once per worker that met it, not once per search.
+    assert log.count("Search index unreadable") + log.count("Search index is empty") <= WORKERS

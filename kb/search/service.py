@@ -516,7 +516,9 @@ def _search_index(parsed: ParsedQuery, *, visibility: Visibility, depth: int, ex
             found = backend.search(
                 parsed, visibility=visibility, limit=depth, offset=0, exact=exact
             )
-            missing = not found.total and backend.is_empty() and Entry.objects.exists()
+            # While a command defers its indexing the index is behind on purpose.
+            checking = _deferred.get() is None
+            missing = checking and not found.total and backend.is_empty() and Entry.objects.exists()
     except Exception as error:
         health.fault(
             "search",
@@ -537,7 +539,8 @@ def _search_index(parsed: ParsedQuery, *, visibility: Visibility, depth: int, ex
         schedule_repair()
         return None
     health.recovered("search", "Search index readable again; searching it again.")
-    _check_now_and_then()
+    if checking:
+        _check_now_and_then()
     return found
 
 
