@@ -143,9 +143,14 @@ class WhooshBackend:
         """Run ``work`` in one writer and commit, retrying from the start on LockError."""
         deadline = time.monotonic() + WRITE_DEADLINE
         attempt = 0
+        options = dict(BULK_WRITER) if bulk else {}
+        if bulk and threading.current_thread() is not threading.main_thread():
+            # A repair in a server's background thread: no worker processes forked from
+            # a threaded process (a lock another thread holds would stay held in them).
+            options = {"limitmb": BULK_WRITER["limitmb"]}
         while True:
             try:
-                writer = self.ix.writer(timeout=LOCK_WAIT, **(BULK_WRITER if bulk else {}))
+                writer = self.ix.writer(timeout=LOCK_WAIT, **options)
             except LockError:
                 attempt += 1
                 if time.monotonic() > deadline:
