@@ -23,6 +23,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -306,6 +307,65 @@ def test_lock_left_by_a_crashed_writer_does_not_block_saves(
     found = search.search("roaming", user=rep)
     assert (questions(found), found.incomplete) == (["Roaming stops in Spain"], False)
     assert not IndexBacklog.objects.exists()
+
+
+KILLED_BULK_WRITER = textwrap.dedent(
+    """
+    import sys, time
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    import django
+
+    django.setup()
+    from kb.search.documents import EntryDocument
+    from kb.search.whoosh_backend import WhooshBackend
+
+    def documents():
+        for n in range(1_000_000, 1_100_000):
+            if n == 1_003_000:  # the analysing processes have started by now
+                open(sys.argv[2], "w").close()
+            time.sleep(0.001 if n > 1_003_000 else 0)
+            yield EntryDocument(
+                id=n, question=f"Imported {n}", also_asked="", body="Bulk.", tags=[],
+                state="published", author_id=None, updated_at=datetime.now(UTC),
+            )
+
+    WhooshBackend(Path(sys.argv[1])).index_documents(documents(), new=True, bulk=True)
+    """
+)
+
+
+def test_lock_of_a_killed_bulk_import_does_not_outlive_it(
+    floor, tmp_path, rep, rep_client, django_capture_on_commit_callbacks, monkeypatch
+):
+    """A bulk write (import, rebuild) forks analysing processes that inherit the index
+    lock; killed with their parent, they must not hold it on forever."""
+    index = search.get_backend().path
+    monkeypatch.setattr(whoosh_backend, "WRITE_DEADLINE", 5.0)
+    ready = tmp_path / "writing"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
+    env["KB_DATA_DIR"] = str(tmp_path / "data")
+    writer = subprocess.Popen(
+        [sys.executable, "-c", KILLED_BULK_WRITER, str(index), str(ready)],
+        cwd=settings.BASE_DIR,
+        env=env,
+    )
+    deadline = time.monotonic() + 60
+    while not ready.exists():
+        assert writer.poll() is None and time.monotonic() < deadline, "writer did not start"
+        time.sleep(0.05)
+    writer.send_signal(signal.SIGKILL)
+    writer.wait(timeout=10)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = rep_client.post(
+            "/entries/new/", {"question": "Roaming stops in Spain", "answer": "Turn it on."}
+        )
+
+    assert response.status_code == 302
+    found = search.search("roaming", user=rep)
+    assert (questions(found), found.incomplete) == (["Roaming stops in Spain"], False)
 
 
 def test_save_while_a_hung_writer_holds_the_lock_is_indexed_once_it_lets_go(

@@ -8,14 +8,19 @@ processes writing at once both land instead of one raising ``LockError``.
 
 from __future__ import annotations
 
+import ctypes
 import heapq
 import itertools
 import logging
+import multiprocessing
 import os
+import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from multiprocessing import util as multiprocessing_util
 from pathlib import Path
 
 from whoosh import index as whoosh_index
@@ -51,6 +56,33 @@ LOCK_FILES = ("MAIN_WRITELOCK", "CREATE", "floorbook-rebuild.lock")
 # sorted runs to temporary files.
 # Bulk loads (imports, rebuilds) analyse documents in parallel and keep postings in memory.
 BULK_WRITER = {"limitmb": 256, "procs": min(2, os.cpu_count() or 1), "multisegment": True}
+
+
+PR_SET_PDEATHSIG = 1  # Linux prctl(2): a signal for this process when its parent dies
+
+
+class _BulkWriterChildren:
+    """Registered with multiprocessing, so that every process it forks (the bulk
+    writer's analysing processes) runs ``_die_with_parent`` first."""
+
+
+def _die_with_parent(_registration: _BulkWriterChildren) -> None:
+    """A bulk writer's analysing processes inherit the index's write lock. Were the
+    writer killed (OOM, SIGKILL), they would wait for work forever, holding the lock,
+    and no save could be indexed again: have the kernel end them with their parent."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
+    parent = multiprocessing.parent_process()
+    if parent is not None and os.getppid() != parent.pid:  # it died before prctl
+        os._exit(1)
+
+
+_CHILDREN = _BulkWriterChildren()
+multiprocessing_util.register_after_fork(_CHILDREN, _die_with_parent)
 
 
 def build_schema() -> Schema:
