@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.utils import timezone
 
 from kb import actions, search
@@ -539,3 +540,17 @@ def test_fallback_page_and_api_say_results_may_be_incomplete(
     assert "Router lights flashing orange" in page_text(page)
     assert api.json()["incomplete"] is True
     assert api.json()["total"] == 4
+
+
+def test_rebuild_index_with_a_hung_writer_holding_the_lock_says_so(floor, monkeypatch):
+    monkeypatch.setattr(whoosh_backend, "WRITE_DEADLINE", 0.3)
+    hung = search.get_backend().ix.writer()
+    try:
+        with pytest.raises(CommandError, match="held the search index's write lock"):
+            call_command("rebuild_index", stdout=io.StringIO())
+    finally:
+        hung.cancel()
+
+    call_command("rebuild_index", stdout=io.StringIO())  # once it lets go
+
+    assert search.get_backend().document_count() == 2

@@ -12,6 +12,10 @@ from kb.search.documents import EntryDocument
 from kb.search.query import ParsedQuery
 
 
+class IndexBusy(Exception):
+    """Another process holds the index and does not let go (a writer that hangs)."""
+
+
 @dataclass(frozen=True)
 class Hit:
     entry_id: int

@@ -33,7 +33,7 @@ from whoosh.util.filelock import try_for
 from whoosh.writing import SegmentWriter
 
 from kb.search import ranking
-from kb.search.backends import BackendResult, Hit, Visibility
+from kb.search.backends import BackendResult, Hit, IndexBusy, Visibility
 from kb.search.documents import EntryDocument
 from kb.search.query import ParsedQuery
 from kb.search.text import analyzer, pair_analyzer, pairs, spelling_analyzer, stems
@@ -247,7 +247,11 @@ class WhooshBackend:
         self.path.mkdir(parents=True, exist_ok=True)
         lock = FileStorage(str(self.path)).lock("MAIN_WRITELOCK")
         if not try_for(lambda: lock.acquire(blocking=False), timeout=WRITE_DEADLINE):
-            raise LockError("Could not lock the search index to clear it.")
+            raise IndexBusy(
+                f"another process has held the search index's write lock ({self.path}"
+                f"/MAIN_WRITELOCK) for over {WRITE_DEADLINE:.0f} s; stop it (a writer"
+                " that hangs) and try again"
+            )
         try:
             for child in self.path.iterdir():
                 if child.is_file() and child.name not in LOCK_FILES:

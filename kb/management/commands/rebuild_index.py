@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from kb import search
 from kb.management.progress import Progress
@@ -26,7 +26,10 @@ class Command(BaseCommand):
             self.stdout.write("Search index is ready.")
             return
         progress = Progress(self.stdout, total, "Indexing")
-        done = search.rebuild(progress=progress)
+        try:
+            done = search.rebuild(progress=progress)
+        except search.IndexBusy as busy:
+            raise CommandError(f"Cannot rebuild the search index: {busy}.") from None
         seconds = progress.finish()
         noun = "entry" if done == 1 else "entries"
         self.stdout.write(self.style.SUCCESS(f"Indexed {done:,} {noun} in {seconds:.1f} s."))
