@@ -9,7 +9,7 @@ export KB_DATA_DIR ?= $(CURDIR)/var
 # test_<name> database there and leaves this one alone.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: run serve scaletest test test-postgres lint format bench eval clean venv
+.PHONY: run serve scaletest loadtest test test-postgres lint format bench eval clean venv
 
 # Reinstall when the dependency list changes.
 $(VENV)/.installed: pyproject.toml
@@ -27,7 +27,8 @@ run: venv
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 # Production serving: gunicorn ($WEB_CONCURRENCY workers, default 2) on $PORT, static
-# files by whitenoise. Set DEBUG=0, SECRET_KEY and ALLOWED_HOSTS (see README, Deploying).
+# files by whitenoise. Set DEBUG=0, SECRET_KEY and ALLOWED_HOSTS (see README, Deploying);
+# HTTPS-only unless KB_HTTPS=0 (plain http on loopback).
 serve: export DEBUG ?= 0
 serve: venv
 	$(BIN)/python manage.py collectstatic --noinput -v0
@@ -39,7 +40,13 @@ serve: venv
 scaletest: venv
 	$(BIN)/python manage.py scaletest
 
+# A busy floor against `make serve` on a throwaway site of 10,000 entries (see README).
+loadtest: venv
+	$(BIN)/python manage.py loadtest
+
+# The browser tests (tests/e2e/) need Debian's Chromium; without it they are skipped.
 test: venv
+	@test -x /usr/bin/chromium || echo "make test: no /usr/bin/chromium, so the browser tests in tests/e2e/ are skipped (apt-get install chromium)"
 	$(BIN)/pytest
 
 test-postgres: venv

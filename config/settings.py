@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -53,6 +54,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "taggit",
+    "axes",
     "kb",
 ]
 
@@ -65,6 +67,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "kb.csp.ContentSecurityPolicyMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 if not DEBUG:
     # Production (`make serve`): gunicorn serves the collected, hashed and compressed
@@ -117,6 +122,20 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Failed-login throttling (django-axes): 5 wrong passwords for one username lock that
+# username out for 15 minutes, counted in the database so every worker and app server
+# sees the same count. By username, not address: a floor shares one address behind its
+# NAT and the TLS proxy, and locking that would lock out everyone.
+AUTHENTICATION_BACKENDS = [
+    "kb.auth_backends.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "kb.errors.locked_out"
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "kb:home"
 LOGOUT_REDIRECT_URL = "login"
@@ -161,6 +180,47 @@ def cache_settings(redis_url: str) -> dict:
 CACHES = cache_settings(os.environ.get("REDIS_URL", ""))
 # Sessions stay in the database (Django's default): every app server reads the same
 # ones, so a load balancer needs no sticky sessions.
+
+# Cookies and headers. Production mode (DEBUG=0) is HTTPS-only behind a TLS-terminating
+# proxy unless KB_HTTPS=0, which serves plain HTTP for production-mode runs on loopback
+# (scaletest, bench, gunicorn in tests). README, Deploying, lists what is on.
+KB_HTTPS = env_bool("KB_HTTPS", not DEBUG)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if KB_HTTPS:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = True
+    # The proxy must set X-Forwarded-Proto itself, replacing whatever the client sent.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = 60 * 60 * 24 * 365
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+# Silenced on purpose: HSTS preload (security.W021) is the domain owner's decision
+# (submitting it to browsers' lists), not the app's; axes.W006 wants the address in the
+# lock key, against locks keyed on what a client chooses (user agent, cookies), and a
+# username lock cannot be dodged that way.
+SILENCED_SYSTEM_CHECKS = ["security.W021", "axes.W006"]
+
+# The Content-Security-Policy on every response (kb.csp): scripts, styles and everything
+# else from this site only, no inline script or style, no framing. Entry answers may show
+# images from https addresses (Markdown images); nothing else leaves the site.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' https:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
 
 TAGGIT_CASE_INSENSITIVE = True
 

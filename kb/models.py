@@ -549,6 +549,13 @@ class SearchDocument(models.Model):
     author_id = models.BigIntegerField(null=True)
     updated_at = models.DateTimeField()
 
+    class Meta:
+        indexes = [
+            # Most recently updated first: browsing by tag, and the entries a query of
+            # very common words ranks on a large site (kb.search.postgres_backend).
+            models.Index(fields=["-updated_at", "-entry"], name="searchdocument_recent_idx"),
+        ]
+
     def __str__(self) -> str:
         return f"search document of entry {self.entry_id}"
 

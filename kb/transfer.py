@@ -9,6 +9,7 @@ did, ``kind``) so that an export imported into an empty site reproduces every en
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,8 +21,12 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from kb.actions import EntryContent
 from kb.models import Entry, Revision
+from kb.plain_text import without_control_characters
 
 MAX_LINE_BYTES = 1_000_000
+# A surrogate written as a JSON escape, or as such (a line given as text, not read from
+# a UTF-8 file); paired ones (emoji escaped by ``ensure_ascii``) are checked and pass.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]|[\ud800-\udfff]")
 MAX_REPORTED_ERRORS = 20
 _username = UnicodeUsernameValidator()
 
@@ -159,7 +164,7 @@ def _revisions(data: dict) -> list[ImportedRevision]:
                     content=_content(item),
                     state=_state(item),
                     editor=_username_or_none(item.get("editor"), "editor"),
-                    summary=_string(item, "summary")[:200],
+                    summary=without_control_characters(_string(item, "summary"))[:200],
                     created=_datetime(item.get("created"), "created"),
                     kind=_kind(item),
                 )
@@ -167,6 +172,15 @@ def _revisions(data: dict) -> list[ImportedRevision]:
         except ValueError as error:
             raise ValueError(f"revision {position}: {error}") from error
     return revisions
+
+
+def _encodable(data: dict) -> bool:
+    """Whether every string in the record is text a database can store (as UTF-8)."""
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def parse_record(text: str, line: int) -> ImportRecord:
@@ -179,6 +193,11 @@ def parse_record(text: str, line: int) -> ImportRecord:
         raise ValueError(f"not valid JSON ({error.msg} at column {error.colno})") from error
     if not isinstance(data, dict):
         raise ValueError("each line must be a JSON object")
+    if _SURROGATE_ESCAPE.search(text) and not _encodable(data):
+        raise ValueError(
+            "holds a lone UTF-16 surrogate (an escape such as \\ud800 without its pair), "
+            "which is not text"
+        )
     return ImportRecord(
         line=line,
         content=_content(data),

@@ -121,9 +121,13 @@ def measures(request: HttpRequest) -> HttpResponse:
         return render(request, "kb/review/measures.html", context, status=400)
     since, until = form.period()
     team = form.chosen_team()
-    result = reports.kcs_measures(since=since, until=until, team=team)
-    comparison = reports.team_comparison(since=since, until=until, teams=teams)
+    report = reports.measures_report(
+        since=since, until=until, team=team, teams=teams, now=timezone.now()
+    )
+    result, comparison = report.measures, report.comparison
     context.update(
+        counted_at=report.counted_at,
+        recount_minutes=reports.MEASURES_CACHE_SECONDS // 60,
         chosen=str(team.pk) if team else "",
         team=team,
         first_day=form.cleaned_data["since"],

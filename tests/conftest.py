@@ -3,12 +3,20 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import Group, User
 from django.core.cache import cache
+from hypothesis import settings as hypothesis_settings
 
 from kb import actions, search
 from kb.actions import EntryContent
 from kb.search import health
 
 PASSWORD = "correct-horse-battery"
+
+# Property-based tests (hypothesis) are repeatable, in CI as on a laptop: the same
+# examples every run, no example database, no time limit per example on a busy machine.
+hypothesis_settings.register_profile(
+    "floorbook", derandomize=True, database=None, deadline=None, max_examples=40
+)
+hypothesis_settings.load_profile("floorbook")
 
 
 @pytest.fixture(autouse=True)

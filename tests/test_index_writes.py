@@ -370,3 +370,15 @@ def test_index_failure_inside_the_transaction_keeps_it_usable(
         )
 
     assert Entry.objects.get(pk=entry.pk).version == 2
+
+
+def test_search_after_another_commit_reads_old_segments_through_an_open_reader(
+    whoosh_index, make_entry, rep
+):
+    """A field first needed after the searcher was replaced (another writer committed)
+    is read through the new reader, not the closed one: no ReaderClosed, no 500."""
+    make_entry(question="Broadband drops at night", answer="Check the router lights.")
+    assert found("broadband", rep) == ["Broadband drops at night"]  # question lengths read
+    make_entry(question="Porting a number", answer="Give the PAC code.")  # a new commit
+
+    assert found("lights", rep) == ["Broadband drops at night"]  # answer lengths of segment 1

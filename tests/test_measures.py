@@ -30,6 +30,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 
 from kb import actions, reports
@@ -544,3 +545,23 @@ def test_admin_shows_entries_and_revisions_without_changing_them(history, admin_
     assert admin_client.post(change, {"summary": "Rewritten"}).status_code == 403
     revision.refresh_from_db()
     assert revision.summary == "Created"
+
+
+def test_page_figures_are_counted_once_per_few_minutes(
+    history, supervisor_client, django_assert_max_num_queries
+):
+    """The second look within the cache time reads no figure from the database: it
+    shows the same counts, and when they were counted, until they are recounted."""
+    first = page_text(supervisor_client.get(URL, PERIOD))
+    for day in ("03-05 10:00", "03-06 10:00", "03-12 10:00"):
+        make_entry_row(history["rita"], day, published=day)
+
+    # 4 for the session, user and permissions; 1 for the teams; 1 for the inbox count
+    with django_assert_max_num_queries(6):
+        again = page_text(supervisor_client.get(URL, PERIOD))
+
+    assert "Entries created 3" in again
+    assert "the figures are recounted every 5 minutes" in again
+    assert again == first
+    cache.clear()  # what the cache's expiry does after MEASURES_CACHE_SECONDS
+    assert "Entries created 6" in page_text(supervisor_client.get(URL, PERIOD))

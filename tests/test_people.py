@@ -134,6 +134,22 @@ def test_profile_page_shows_impact_and_contributions(client, history, rep, other
     assert "<svg" in response.content.decode()
 
 
+def test_profile_chart_caption_gives_the_busiest_week(rep_client, rep, other_rep):
+    entry = write(rep, "Router lights")
+    reuse(entry, other_rep, at=timezone.now(), times=3)
+
+    assert "; highest 3" in page_text(rep_client.get("/people/rita/"))
+
+
+def test_profile_chart_caption_of_a_quiet_person_says_highest_0(rep_client, rep):
+    write(rep, "Router lights")
+
+    text = page_text(rep_client.get("/people/rita/"))
+
+    assert "; highest 0" in text
+    assert "; highest 1" not in text
+
+
 def test_profile_note_is_escaped(client, rep, other_rep):
     entry = write(rep, "Router lights")
     Thanks.objects.create(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.cache import cache
 
 from kb import actions
@@ -270,3 +271,17 @@ def test_typing_served_by_another_process_is_logged_twice_never_merged_wrongly(r
         "broad",
         "broadband",
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_search_logged_outside_a_transaction_is_committed_and_coalesced():
+    """The path every real request takes (no surrounding transaction): on PostgreSQL the
+    write commits on its own without waiting for the disk."""
+    person = User.objects.create_user("tess")  # no group: flushes by other such tests drop them
+    first = actions.log_search(user=person, text="router", result_count=0)
+    second = actions.log_search(user=person, text="router reset", result_count=2)
+    third = actions.log_search(user=person, text="broadband", result_count=1)
+
+    assert second.pk == first.pk != third.pk
+    rows = SearchEvent.objects.order_by("pk").values_list("user", "query", "result_count")
+    assert list(rows) == [(person.pk, "router reset", 2), (person.pk, "broadband", 1)]

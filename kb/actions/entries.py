@@ -31,6 +31,7 @@ from kb.models import (
     Revision,
 )
 from kb.permissions import can_supervise
+from kb.plain_text import without_control_characters
 
 TAG_MAX_LENGTH = 50
 MAX_TAGS = 12
@@ -86,13 +87,14 @@ class EntryContent:
         them; an unchanged question (``keep_question``) or an imported one may be
         longer, up to what the database stores, so no one's words are refused or cut.
         """
+        text = without_control_characters
         content = EntryContent(
-            question=" ".join((self.question or "").split()),
-            answer=(self.answer or "").replace("\r\n", "\n").strip(),
+            question=" ".join(text(self.question or "").split()),
+            answer=text(self.answer or "").replace("\r\n", "\n").strip(),
             tags=normalise_tags(self.tags),
-            also_asked=normalise_phrasings(self.also_asked),
-            environment=(self.environment or "").strip(),
-            cause=(self.cause or "").strip(),
+            also_asked=normalise_phrasings(text(self.also_asked or "")),
+            environment=text(self.environment or "").strip(),
+            cause=text(self.cause or "").strip(),
         )
         long_question_allowed = imported or content.question == keep_question
         content.validate(
@@ -142,7 +144,10 @@ def normalise_phrasings(text: str) -> str:
 
 def normalise_tags(tags: Iterable[str]) -> list[str]:
     """Lowercase, single-spaced, unique, in the order given."""
-    cleaned = (" ".join(str(tag).replace(",", " ").split()).lower() for tag in tags or ())
+    cleaned = (
+        " ".join(without_control_characters(str(tag)).replace(",", " ").split()).lower()
+        for tag in tags or ()
+    )
     return list(dict.fromkeys(tag for tag in cleaned if tag))
 
 

@@ -20,6 +20,7 @@ from kb.models import (
     SearchEvent,
     Thanks,
 )
+from kb.plain_text import without_control_characters
 
 REUSE_REPEAT_WINDOW = timedelta(minutes=15)
 CASE_REF_RE = re.compile(rf"^[\w.:#/-]{{1,{CASE_REF_MAX_LENGTH}}}$")
@@ -51,7 +52,7 @@ def record_reuse(
                 "digits and . : # / - _ (no spaces)."
             }
         )
-    query = " ".join((query or "").split())[:500]
+    query = " ".join(without_control_characters(query or "").split())[:500]
     now = timezone.now()
     if first := counted_reuse(entry=entry, user=user, case_ref=case_ref, at=now):
         return first, False
@@ -85,7 +86,7 @@ def thank_entry(*, entry: Entry, user, note: str = "") -> tuple[Thanks, bool]:
     returns the first thanks). The author cannot thank their own entry."""
     if entry.author_id == user.pk:
         raise ValidationError({"note": "You wrote this entry; thanks are for others' work."})
-    note = " ".join((note or "").split())
+    note = " ".join(without_control_characters(note or "").split())
     if len(note) > THANKS_NOTE_MAX_LENGTH:
         raise ValidationError(
             {"note": f"Keep the note to {THANKS_NOTE_MAX_LENGTH} characters (it has {len(note)})."}

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager, nullcontext
 from datetime import timedelta
 
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from kb import search
@@ -37,34 +36,7 @@ def log_search(
     normalized = search.normalise_query(query)
     key = _last_search_key(user, source)
     last = cache.get(key)
-    with _without_waiting_for_disk():
-        return _write(user, query, normalized, result_count, source, now, key, last)
-
-
-def _write(user, query, normalized, result_count, source, now, key, last) -> SearchEvent:
-    if last and _extends(last[1], query):
-        # The cache only remembers what to try; the database decides: the event must
-        # still be this person's, recent, and neither opened nor reused.
-        updated = SearchEvent.objects.filter(
-            pk=last[0],
-            user=user,
-            source=source,
-            created_at__gte=now - SEARCH_COALESCE_WINDOW,
-            opened_entry=None,
-            reused=False,
-        ).update(query=query, normalized=normalized, result_count=result_count, created_at=now)
-        if updated:
-            cache.set(key, (last[0], query), SEARCH_COALESCE_WINDOW.total_seconds())
-            return SearchEvent(
-                pk=last[0],
-                user=user,
-                query=query,
-                normalized=normalized,
-                result_count=result_count,
-                source=source,
-                created_at=now,
-            )
-    event = SearchEvent.objects.create(
+    event = SearchEvent(
         user=user,
         query=query,
         normalized=normalized,
@@ -72,26 +44,52 @@ def _write(user, query, normalized, result_count, source, now, key, last) -> Sea
         source=source,
         created_at=now,
     )
+    stored = connection.ops.adapt_datetimefield_value  # raw SQL: as the ORM stores it
+    if last and _extends(last[1], query):
+        since = stored(now - SEARCH_COALESCE_WINDOW)
+        # The cache only remembers what to try; the database decides: the event must
+        # still be this person's, recent, and neither opened nor reused.
+        event.pk = _write_event(
+            "UPDATE kb_searchevent SET query = %s, normalized = %s, result_count = %s, "
+            "created_at = %s WHERE id = %s AND user_id = %s AND source = %s "
+            "AND created_at >= %s AND opened_entry_id IS NULL AND NOT reused RETURNING id",
+            [query, normalized, result_count, stored(now), last[0], user.pk, source, since],
+        )
+    if event.pk is None:
+        event.pk = _write_event(
+            "INSERT INTO kb_searchevent (user_id, query, normalized, result_count, source, "
+            "reused, created_at) VALUES (%s, %s, %s, %s, %s, false, %s) RETURNING id",
+            [user.pk, query, normalized, result_count, source, stored(now)],
+        )
     cache.set(key, (event.pk, query), SEARCH_COALESCE_WINDOW.total_seconds())
     return event
 
 
-def _without_waiting_for_disk():
-    """On PostgreSQL, outside any other transaction: commit the search log's write
-    without waiting for it to reach the disk (``synchronous_commit`` off for it alone),
-    which is most of its time. A crash may lose the last fraction of a second of the
-    search log, never corrupt it; entries and everything else still commit durably."""
-    if connection.vendor != "postgresql" or not connection.get_autocommit():
-        return nullcontext()
-    return _asynchronous_commit()
+def _write_event(statement: str, params: list) -> int | None:
+    """Run one INSERT or UPDATE of the search log; the id it wrote, if any.
 
-
-@contextmanager
-def _asynchronous_commit():
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        yield
+    A search is logged on every request, so this is one statement in one round trip,
+    not the ORM's several. On PostgreSQL, outside any other transaction, the statement
+    is committed without waiting for the disk (``synchronous_commit`` off for it alone),
+    which is most of its time: a crash may lose the last fraction of a second of the
+    search log, never corrupt it; entries and everything else still commit durably.
+    """
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql" or not connection.get_autocommit():
+            cursor.execute(statement, params)
+            row = cursor.fetchone()
+            return row[0] if row else None
+        cursor.execute(
+            "BEGIN; SET LOCAL synchronous_commit TO OFF; "
+            + connection.ops.compose_sql(statement, params)
+            + "; COMMIT"
+        )
+        cursor.nextset()  # SET LOCAL
+        cursor.nextset()
+        row = cursor.fetchone()
+        while cursor.nextset():  # COMMIT: read every result before the next query
+            pass
+        return row[0] if row else None
 
 
 def _last_search_key(user, source: str) -> str:

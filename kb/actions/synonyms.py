@@ -11,6 +11,7 @@ from kb.models import (
     SynonymGroup,
 )
 from kb.permissions import can_supervise
+from kb.plain_text import without_control_characters
 
 MAX_SYNONYM_GROUPS = 1_000
 
@@ -24,7 +25,8 @@ def save_synonyms(*, actor, text: str) -> list[SynonymGroup]:
     if not can_supervise(actor):
         raise PermissionDenied("Only supervisors can edit synonyms.")
     groups, errors = [], []
-    for number, line in enumerate((text or "").splitlines(), start=1):
+    lines = without_control_characters(text or "").splitlines()
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         members = list(dict.fromkeys(m.strip().lower() for m in line.split(",") if m.strip()))

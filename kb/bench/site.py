@@ -29,7 +29,13 @@ class FreshSite:
         """``postgres``: a PostgreSQL server URL to create the site's database on."""
         self._tmp = tempfile.TemporaryDirectory(prefix="floorbook-bench-")
         self.data_dir = Path(self._tmp.name)
-        self.env = {**os.environ, "KB_DATA_DIR": str(self.data_dir), "DEBUG": "0"}
+        # Production mode, talked to over plain http on this machine.
+        self.env = {
+            **os.environ,
+            "KB_DATA_DIR": str(self.data_dir),
+            "DEBUG": "0",
+            "KB_HTTPS": "0",
+        }
         self.server = postgres
         self.database = f"floorbook_bench_{secrets.token_hex(4)}" if postgres else None
         if postgres:

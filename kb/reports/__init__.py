@@ -35,14 +35,17 @@ from kb.reports.home import (
 )
 from kb.reports.measures import (
     MAX_TEAMS_COMPARED,
+    MEASURES_CACHE_SECONDS,
     REPS_GROUP,
     Figures,
     Measures,
+    MeasuresReport,
     Ratio,
     Series,
     TeamComparison,
     WeeklyMeasures,
     kcs_measures,
+    measures_report,
     team_comparison,
 )
 from kb.reports.people import (
@@ -90,6 +93,7 @@ __all__ = [
     "IMPROVING",
     "LEADERBOARD_PERIODS",
     "MAX_TEAMS_COMPARED",
+    "MEASURES_CACHE_SECONDS",
     "PEOPLE_SHOWN",
     "PROFILE_CHART_WEEKS",
     "PROFILE_RECENT",
@@ -108,6 +112,7 @@ __all__ = [
     "GapList",
     "LeaderRow",
     "Measures",
+    "MeasuresReport",
     "OpenQuestion",
     "OwnedSummary",
     "Profile",
@@ -128,6 +133,7 @@ __all__ = [
     "is_orphaned",
     "kcs_measures",
     "leaderboard",
+    "measures_report",
     "mentions_tag",
     "my_entries",
     "my_entries_summary",

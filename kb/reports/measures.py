@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.db.models import (
     Count,
     Exists,
@@ -31,6 +32,7 @@ from kb.reports.weekly import week_finder, weekly_tally, weeks_between
 
 REPS_GROUP = "Reps"
 MAX_TEAMS_COMPARED = 20
+MEASURES_CACHE_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,38 @@ def kcs_measures(*, since: datetime, until: datetime, team: Team | None = None) 
         spans=(spans[0].get(key, []), spans[1].get(key, [])),
     )
     return Measures(since, until, team, figures, weekly)
+
+
+@dataclass(frozen=True)
+class MeasuresReport:
+    measures: Measures
+    comparison: TeamComparison
+    counted_at: datetime
+
+
+def measures_report(
+    *, since: datetime, until: datetime, team: Team | None, teams: list[Team], now: datetime
+) -> MeasuresReport:
+    """``kcs_measures`` and ``team_comparison`` together, counted at most once every
+    ``MEASURES_CACHE_SECONDS`` for the same period, team and teams.
+
+    They are the slowest page a supervisor opens (every search, reuse and revision of
+    the period), and figures over weeks barely move in minutes. Django's cache keeps
+    them: with Redis one count serves every app server. ``counted_at`` says how old
+    they are.
+    """
+    chosen = team.pk if team else "floor"
+    compared = ",".join(str(t.pk) for t in teams)
+    key = f"kb:measures:{since.isoformat()}:{until.isoformat()}:{chosen}:{compared}"
+    report = cache.get(key)
+    if report is None:
+        report = MeasuresReport(
+            kcs_measures(since=since, until=until, team=team),
+            team_comparison(since=since, until=until, teams=teams),
+            now,
+        )
+        cache.set(key, report, MEASURES_CACHE_SECONDS)
+    return report
 
 
 def team_comparison(*, since: datetime, until: datetime, teams: list[Team]) -> TeamComparison:

@@ -83,6 +83,12 @@ CANDIDATES = 100
 NARROW_FROM = 2_000
 CANDIDATE_BUDGET = 1_500
 WIDER_BUDGET = 3 * CANDIDATE_BUDGET  # when the rarer words found too few entries
+# When narrowing leaves more than BROAD_FROM entries to rank (one common word: "card", "my
+# payment"; common words found together: "up on my"), only the BROAD_SAMPLE most recently
+# updated of them are ranked: ranking every one costs about a microsecond each, 30 ms and
+# more on a large site, for results that differ little.
+BROAD_FROM = 8_000
+BROAD_SAMPLE = 2_000
 STATISTICS_TTL = 60.0  # seconds the column statistics are reused
 
 
@@ -280,8 +286,8 @@ class PostgresBackend:
 @dataclass
 class _Found:
     rows: list[tuple[int, float, list[str] | None]]  # entry, score, completions it holds
-    matches: int | None = None  # every visible match counted (not narrowed)
-    estimate: int | None = None  # PostgreSQL's estimate of the matches (narrowed)
+    matches: int | None = None  # every visible match counted (few match)
+    estimate: int | None = None  # PostgreSQL's estimate of the matches (many match)
     unknown: set[str] = field(default_factory=set)  # typed words no entry holds
     reuses: dict[int, tuple[int, object]] = field(default_factory=dict)  # see BackendResult
 
@@ -289,17 +295,21 @@ class _Found:
 def _run(
     plan: _Plan, visibility: Visibility, wanted: int, *, checked: dict[str, str] | None = None
 ) -> _Found:
-    """Rank in one round trip (``_batch``), and again only when narrowing found too few."""
-    narrowed = _narrowed(plan)
-    found = _batch(plan, narrowed, visibility, wanted, checked or {})
-    if narrowed and len(found.rows) < wanted:
-        # The rarer words found too few entries: more of the words, then every match.
+    """Rank in one round trip (``_batch``), and again only when narrowing, or ranking
+    only the most recently updated entries, found too few."""
+    narrowed, expected = _narrowed(plan)
+    found = _batch(plan, narrowed, visibility, wanted, checked or {}, recent=expected > BROAD_FROM)
+    if (narrowed or expected > BROAD_FROM) and len(found.rows) < wanted:
+        # The statistics promised more: more of the words, then every match; on a large
+        # site the entries holding the rarer words and the most recent of every match.
         unknown = found.unknown
-        wider = _narrowed(plan, WIDER_BUDGET)
+        wider = _narrowed(plan, WIDER_BUDGET)[0] if narrowed else None
         if wider and wider != narrowed:
             found = _batch(plan, wider, visibility, wanted, {})
         if not wider or len(found.rows) < wanted:
-            found = _batch(plan, None, visibility, wanted, {})
+            broad = _matches_many(plan, BROAD_FROM)
+            rarer = (wider or narrowed) if broad else None
+            found = _batch(plan, None, visibility, wanted, {}, recent=broad, also=rarer)
         found = replace(found, unknown=unknown)
     return found
 
@@ -310,6 +320,9 @@ def _batch(
     visibility: Visibility,
     wanted: int,
     checked: dict[str, str],
+    *,
+    recent: bool = False,
+    also: str | None = None,
 ) -> _Found:
     """Which typed words no entry holds, the best ``wanted`` entries, and how many match,
     in one round trip (several statements in one query string), with sequential scans
@@ -327,8 +340,20 @@ def _batch(
     if checked:
         exists = "EXISTS (SELECT 1 FROM kb_searchdocument WHERE vector @@ %s::tsquery)"
         statements.append(("SELECT " + ", ".join([exists] * len(checked)), list(checked.values())))
-    statements.append(_ranked(plan, narrowed or plan.match, visibility, wanted, count=not narrowed))
-    if narrowed:
+    # Counting thousands of matches costs more than ranking them: a query the statistics
+    # say most entries match reports PostgreSQL's estimate instead, as a narrowed one does.
+    estimated = bool(narrowed) or recent or _matches_many(plan, NARROW_FROM)
+    ranked = _ranked(
+        plan,
+        narrowed or plan.match,
+        visibility,
+        wanted,
+        count=not estimated,
+        recent=recent,
+        also=also,
+    )
+    statements.append(ranked)
+    if estimated:
         statements.append(_estimate(plan.match, visibility))
     statements.append(
         ("SELECT set_config('enable_seqscan', current_setting('kb.enable_seqscan'), true)", [])
@@ -346,7 +371,7 @@ def _batch(
         fetched = cursor.fetchall()
         found = _Found(rows=[(row[0], row[1], row[3]) for row in fetched])
         found.reuses = {row[0]: (row[4], row[5]) for row in fetched}
-        if narrowed:
+        if estimated:
             cursor.nextset()
             plan_json = cursor.fetchone()[0]
             if isinstance(plan_json, str):
@@ -372,7 +397,14 @@ def _visible_sql(visibility: Visibility) -> tuple[str, list]:
 
 
 def _ranked(
-    plan: _Plan, match: str, visibility: Visibility, limit: int, *, count: bool
+    plan: _Plan,
+    match: str,
+    visibility: Visibility,
+    limit: int,
+    *,
+    count: bool,
+    recent: bool = False,
+    also: str | None = None,
 ) -> tuple[str, list]:
     """The best ``limit`` entries matching ``match``, in two stages, as SQL and its
     parameters. Each row: the entry, its score, how many visible entries match (with
@@ -381,15 +413,31 @@ def _ranked(
 
     First one ``ts_rank`` per matching entry, for all the query's terms at once, keeps
     the best ``CANDIDATES``; only those get the full score: a ``ts_rank`` per term, the
-    pairs typed together, coordination and the state boost. The first stage keeps only
-    each entry's row address, so no vector is carried through its sort; the full score
-    reads each candidate's ``tsvector`` once (``vector || ''`` makes an uncompressed
-    copy), not once per term.
+    pairs typed together, coordination and the state boost. With ``recent`` the first
+    stage ranks only the ``BROAD_SAMPLE`` most recently updated matches, read in that
+    order from an index (``searchdocument_recent_idx``) instead of every match, and
+    with ``also`` every entry matching that besides (the entries holding the rarer
+    words). The first stage keeps only each entry's row address, so no vector is
+    carried through its sort; the full score reads each candidate's ``tsvector`` once
+    (``vector || ''`` makes an uncompressed copy), not once per term.
     """
     terms = [term for term, _ in plan.scored]
     visible, visible_params = _visible_sql(visibility)
     weights = "'{" + ",".join(str(w) for w in RANK_WEIGHTS) + "}'::real[]"
-    params: list = [any_of(terms), match, *visible_params, max(CANDIDATES, limit)]
+    rank = f"ts_rank({weights}, vector, %s::tsquery, {NORMALIZATION})"
+    part = (
+        f"SELECT ctid AS address, entry_id, state, {rank} AS rank FROM kb_searchdocument "
+        f"WHERE vector @@ %s::tsquery AND {visible}"
+    )
+    if recent:
+        matching = f"({part} ORDER BY updated_at DESC, entry_id DESC LIMIT {BROAD_SAMPLE})"
+    else:  # OFFSET 0 keeps the planner from folding the subquery into the outer sort.
+        matching = f"({part} OFFSET 0)"
+    params: list = [any_of(terms), match, *visible_params]
+    if also:
+        matching += f" UNION ({part})"
+        params += [any_of(terms), also, *visible_params]
+    params.append(max(CANDIDATES, limit))
     # Counting every match in the first stage costs little once its rows are narrow.
     matches = "count(*) OVER ()" if count else "NULL::bigint"
     completions = "NULL::text[]"
@@ -429,10 +477,7 @@ def _ranked(
     sql = f"""
         WITH candidate AS MATERIALIZED (
             SELECT address, entry_id, state, {matches} AS matches FROM (
-                SELECT ctid AS address, entry_id, state,
-                    ts_rank({weights}, vector, %s::tsquery, {NORMALIZATION}) AS rank
-                FROM kb_searchdocument WHERE vector @@ %s::tsquery AND {visible}
-                OFFSET 0
+                {matching}
             ) matching
             ORDER BY rank DESC, entry_id
             LIMIT %s
@@ -517,18 +562,27 @@ def _statistics() -> _Statistics | None:
     return found
 
 
-def _narrowed(plan: _Plan, budget: int = CANDIDATE_BUDGET) -> str | None:
+def _matches_many(plan: _Plan, many: int) -> bool:
+    """Whether, by the column statistics, more than ``many`` entries match."""
+    statistics = _statistics()
+    lexemes = [lexeme for group in plan.lexemes for lexeme in group]
+    return statistics is not None and statistics.entries(lexemes) > many
+
+
+def _narrowed(plan: _Plan, budget: int | None = None) -> tuple[str | None, float]:
     """What an entry must match to be worth ranking when the query has common words, or
-    None to rank every match.
+    None to rank every match; and about how many entries that is, by the statistics (0
+    without them).
 
     The rarest words are kept while the entries holding them stay under ``budget``: an
     entry holding none of them matches only words most entries hold, and ranks below
     those that hold a rarer one. When even the rarest word is that common, the entries
     must hold the rarest words together, as many as it takes (all, at most).
     """
+    budget = budget or CANDIDATE_BUDGET
     statistics = _statistics()
     if statistics is None or len(plan.groups) < 1:
-        return None
+        return None, 0.0
     sizes = sorted(
         (statistics.entries(lexemes), group)
         for lexemes, group in zip(plan.lexemes, plan.groups, strict=True)
@@ -541,17 +595,17 @@ def _narrowed(plan: _Plan, budget: int = CANDIDATE_BUDGET) -> str | None:
             kept.append(group)
             size += entries
         if len(kept) == len(sizes):
-            return None
-        return all_of([any_of(kept), *plan.rest])
+            return None, size
+        return all_of([any_of(kept), *plan.rest]), size
     if len(sizes) == 1:
-        return None
+        return None, sizes[0][0]
     kept, share = [], 1.0
     for entries, group in sizes:
         kept.append(group)
         share *= entries / statistics.rows
         if share * statistics.rows <= budget:
             break
-    return all_of([*kept, *plan.rest])
+    return all_of([*kept, *plan.rest]), share * statistics.rows
 
 
 def _visible(visibility: Visibility) -> Q:
@@ -569,7 +623,7 @@ def _browse(documents, tags: list[str], *, limit: int, offset: int) -> BackendRe
     if tags:
         documents = documents.filter(vector=TsQuery(all_of(tags)))
     ids = list(
-        documents.order_by("-updated_at", "entry_id").values_list("entry_id", flat=True)[
+        documents.order_by("-updated_at", "-entry_id").values_list("entry_id", flat=True)[
             offset : offset + limit
         ]
     )

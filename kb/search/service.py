@@ -476,7 +476,6 @@ def search(
     entries = (
         Entry.objects.visible_to(user)
         .filter(pk__in=[entry_id for _, entry_id in page_hits])
-        .select_related("author")
         .in_bulk()
     )
     tags = _tags_of(list(entries))

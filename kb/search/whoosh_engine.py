@@ -40,20 +40,21 @@ class SegmentData:
     """What never changes in a segment: each document's entry id and field lengths.
 
     Lengths are read per field on first use: a one-word query needs no word pairs,
-    and the next query may.
+    and the next query may. They are read through the caller's reader of this segment,
+    never the one the data was first made with: that one is closed once its searcher is
+    replaced after another process commits (``ReaderClosed``).
     """
 
     def __init__(self, reader) -> None:
-        self._reader = reader
         self._lock = threading.Lock()
         count = reader.doc_count_all()
         self.entry_ids = np.fromiter(reader.column_reader("id"), dtype=np.int64, count=count)
         self._lengths: dict[str, np.ndarray] = {}
 
-    def lengths(self, field: str) -> np.ndarray:
+    def lengths(self, reader, field: str) -> np.ndarray:
+        """``reader``: an open reader of this segment."""
         found = self._lengths.get(field)
         if found is None:
-            reader = self._reader
             count = len(self.entry_ids)
             found = np.fromiter(
                 (reader.doc_field_length(n, field, 0) for n in range(count)),
@@ -218,7 +219,7 @@ def rank(
             if not len(docnums):
                 continue
             b = ranking.B[field]
-            norm = ranking.K1 * (1 - b + b * data.lengths(field)[docnums] / average[field])
+            norm = ranking.K1 * (1 - b + b * data.lengths(leaf, field)[docnums] / average[field])
             weight = term.weight * ranking.FIELD_WEIGHTS[field] * idf[(term.stem, field)]
             scores[docnums] += weight * tf * (ranking.K1 + 1) / (tf + norm)
             if matched is not None and term.coordinate:

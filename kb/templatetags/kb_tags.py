@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django import template
+from django.utils import timezone
 from django.utils.safestring import SafeString
+from django.utils.timesince import timesince
 
 from kb.markdown import render_markdown
 
@@ -25,7 +29,8 @@ def bar_chart(series, *, label: str, unit: str = "") -> dict:
     """
     points = list(series)
     # A week may have no figure at all (a rate with nothing to divide): no bar, "no data".
-    top = max((value for _, value in points if value is not None), default=0) or 1
+    highest = max((value for _, value in points if value is not None), default=None)
+    top = highest or 1  # the scale; all bars empty when nothing happened
     width = CHART_WIDTH / max(len(points), 1)
     bars = []
     for index, (start, value) in enumerate(points):
@@ -44,7 +49,7 @@ def bar_chart(series, *, label: str, unit: str = "") -> dict:
         "bars": bars,
         "label": label,
         "unit": unit,
-        "top": top,
+        "highest": highest,
         "chart_width": CHART_WIDTH,
         "chart_height": CHART_HEIGHT,
     }
@@ -56,3 +61,14 @@ def display_name(person) -> str:
     if not person:
         return ""
     return person.get_full_name() or person.get_username()
+
+
+@register.filter
+def ago(moment: datetime | None) -> str:
+    """ "3 hours ago"; "just now" in the first minute, where ``timesince`` says
+    "0 minutes"."""
+    if moment is None:
+        return ""
+    if timezone.now() - moment < timedelta(minutes=1):
+        return "just now"
+    return f"{timesince(moment)} ago"

@@ -15,8 +15,6 @@ import json
 import os
 import re
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,11 +22,11 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from http.cookies import SimpleCookie
-from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from kb.bench.server import Failed, Server, check
 from kb.bench.site import FreshSite
 
 MANAGE = settings.BASE_DIR / "manage.py"
@@ -89,21 +87,6 @@ class Browser:
         return page
 
 
-class Failed(Exception):
-    pass
-
-
-def check(condition: bool, what: str) -> None:
-    if not condition:
-        raise Failed(what)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def redis_answers(url: str) -> bool:
     try:
         import redis
@@ -124,54 +107,6 @@ def forget_keys(url: str, prefix: str) -> None:
             client.delete(*keys)
     except redis.exceptions.RedisError:
         pass
-
-
-class Server:
-    def __init__(self, name: str, env: dict, data_dir: Path) -> None:
-        self.name = name
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.env = {**env, "KB_DATA_DIR": str(data_dir), "PORT": str(self.port)}
-        self.log_path = data_dir / "gunicorn.log"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        config = settings.BASE_DIR / "config" / "gunicorn.py"
-        self.log = self.log_path.open("w")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(config), "config.wsgi"],
-            cwd=settings.BASE_DIR,
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def wait_ready(self, deadline: float) -> None:
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise Failed(f"server {self.name} exited:\n{self.log_tail()}")
-            try:
-                with Browser.opener.open(self.base + "/accounts/login/", timeout=2):
-                    return
-            except (urllib.error.URLError, OSError):
-                time.sleep(0.2)
-        raise Failed(f"server {self.name} did not answer in time:\n{self.log_tail()}")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        if self.process:
-            self.log.close()
-
-    def log_tail(self, lines: int = 30) -> str:
-        self.log.flush()
-        return "\n".join(self.log_path.read_text().splitlines()[-lines:])
 
 
 class Command(BaseCommand):
@@ -201,6 +136,7 @@ class Command(BaseCommand):
             env = {
                 **site.env,
                 "DEBUG": "0",
+                "KB_HTTPS": "0",  # production mode over plain http on loopback
                 "SECRET_KEY": secrets.token_urlsafe(50),  # the same on every app server
                 "WEB_CONCURRENCY": str(workers),
                 "CACHE_KEY_PREFIX": f"floorbook-scaletest-{secrets.token_hex(4)}",
