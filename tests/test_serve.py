@@ -27,7 +27,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from kb.management.commands.scaletest import PASSWORD, Browser, Server
+from kb.bench.server import Server
+from kb.management.commands.scaletest import PASSWORD, Browser
 
 pytestmark = [
     pytest.mark.serve,

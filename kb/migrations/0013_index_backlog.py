@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("kb", "0011_search_gin_fastupdate"),
+        ("kb", "0012_search_recent_index"),
     ]
 
     operations = [
