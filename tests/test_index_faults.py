@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
@@ -435,10 +436,19 @@ def test_save_of_a_dead_process_is_indexed_after_a_search_notices(orphaned_save,
 
 
 @pytest.mark.django_db(transaction=True)
-def test_missing_index_is_rebuilt_in_the_background(whoosh_index, make_entry, rep, monkeypatch):
+def test_missing_index_is_rebuilt_in_the_background(
+    whoosh_index, django_capture_on_commit_callbacks, monkeypatch
+):
     """In a server the request that finds the index gone is answered at once, from the
-    database; a background thread rebuilds it."""
-    make_entry(question="Voicemail PIN forgotten", answer="Reset it from the portal.")
+    database; a background thread rebuilds it. (The rows are committed, so the thread
+    sees them; no groups: an earlier transactional test may have flushed them.)"""
+    rep = User.objects.create_user("background-rep")
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.capture_entry(
+            author=rep,
+            content=EntryContent(question="Voicemail PIN forgotten", answer="Reset it."),
+        )
+    assert search.get_backend().document_count() == 1
     monkeypatch.setattr(health, "BACKGROUND", True)
     shutil.rmtree(whoosh_index)
 

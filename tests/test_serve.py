@@ -258,11 +258,15 @@ def test_index_deleted_under_the_running_server_keeps_search_up_and_repairs(serv
     answers = [rep.browser.json(server.base, f"/api/v1/search?q={marker}") for _ in range(8)]
     rep.create(101)
     during = next(pk for pk in rep.created if pk != before)
-    deadline = time.monotonic() + 40
-    while True:  # the repair runs in the background: wait for it, up to a bound
+    # The repair runs in the background, and a save that landed while the index was
+    # gone may be caught up by the worker that saved it or, 15 to 45 s later, by any:
+    # wait for both, up to a bound.
+    deadline = time.monotonic() + 75
+    while True:
         status, body = rep.browser.json(server.base, f"/api/v1/search?q={rep.tag}e101")
         answers.append((status, body))
-        if not body.get("incomplete") or time.monotonic() > deadline:
+        ids = [r["id"] for r in body.get("results", [])]
+        if (ids == [during] and not body["incomplete"]) or time.monotonic() > deadline:
             break
         time.sleep(0.5)
 
@@ -276,5 +280,7 @@ def test_index_deleted_under_the_running_server_keeps_search_up_and_repairs(serv
     assert ([r["id"] for r in body["results"]], body["incomplete"]) == ([before], False)
     log = log_since(server, log_start)
     assert "Search index rebuilt from the database" in log
-    # Each fault is logged once per worker that met it, not once per search.
-    assert log.count("Search index unreadable") + log.count("Search index is empty") <= WORKERS
+    # Logged once per worker that met it (at most twice: the folder gone, then empty
+    # while another worker rebuilds it), not once per search.
+    faults = log.count("Search index unreadable") + log.count("Search index is empty")
+    assert 1 <= faults <= 2 * WORKERS < len(answers)

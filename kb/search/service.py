@@ -37,8 +37,10 @@ _failed_rows: set[int] = set()
 
 INDEX_BATCH = 2_000
 BACKLOG_BATCH = 500  # backlog rows read, indexed and dropped at a time
-# A backlog row younger than this may be a save another process is still indexing.
-BACKLOG_GRACE = timedelta(seconds=30)
+# A backlog row younger than this may be a save another process is still indexing
+# (waiting for the lock up to whoosh_backend.WRITE_DEADLINE, 10 s); catching one up
+# early only indexes it twice.
+BACKLOG_GRACE = timedelta(seconds=15)
 CHECK_INTERVAL = 30.0  # seconds between one process's checks of the backlog while searching
 REPAIR_RETRY = 60.0  # seconds before a process tries another rebuild after one
 BULK_THRESHOLD = 500  # more entries than this are indexed as a bulk load

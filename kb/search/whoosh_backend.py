@@ -154,8 +154,11 @@ class WhooshBackend:
         elif not searcher.up_to_date():
             # Not ``searcher.refresh()``: in whoosh-reloaded 2.7.5 a refreshed reader keeps
             # the old segments (replaced and deleted documents come back) and fails on an
-            # empty index, so a stale searcher is replaced by a new one.
+            # empty index, so a stale searcher is replaced by a new one. It is forgotten
+            # before the new one opens: if that fails (the index is gone), the next
+            # search must not reuse a closed one.
             searcher.close()
+            self._local.searcher = None
             searcher = self.ix.searcher(weighting=BM25F())
         self._local.searcher = searcher
         return searcher
