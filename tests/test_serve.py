@@ -3,7 +3,7 @@ processes, as ``make serve`` runs it) on SQLite and the Whoosh index, driven ove
 reps saving and editing at the same time.
 
 It starts a real server on a free 127.0.0.1 port with its own temporary data folder,
-so it runs in ``make test`` (a bounded number of requests: about 15 s) but not in
+so it runs in ``make test`` (a bounded number of requests: about 20 s) but not in
 ``make test-postgres``, which runs the suite on another database (``make scaletest``
 covers several servers on PostgreSQL). ``pytest -m "not serve"`` leaves it out.
 """
