@@ -46,6 +46,8 @@ def search_api(request: HttpRequest) -> JsonResponse:
     """``GET /api/v1/search?q=...&limit=N&tag=...``: ranked entries as JSON.
 
     Typos are corrected as on the search page; ``exact=1`` searches the words as typed.
+    ``incomplete`` is true when the search index could not answer (the database did,
+    more simply) or is catching up on saves: results may be missing.
     """
     if not request.user.is_authenticated:
         return error("Log in first.", 401)
@@ -80,6 +82,7 @@ def search_api(request: HttpRequest) -> JsonResponse:
             "search_id": event.pk if event else None,
             "total": found.total,
             "took_ms": round(found.took_ms, 2),
+            "incomplete": found.incomplete,
             "results": [
                 {
                     "id": result.entry.pk,

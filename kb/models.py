@@ -568,3 +568,23 @@ class SearchWord(models.Model):
 
     def __str__(self) -> str:
         return self.word
+
+
+class IndexBacklog(models.Model):
+    """An entry whose latest save the search index may not hold yet.
+
+    Written in the same transaction as the save and deleted once the index has it
+    (``kb.search.service``), so an index that was broken, locked or missing when the save
+    committed, or a process that died in between, never loses an entry: the next
+    successful index write, or the periodic check searches make, catches it up.
+    ``entry_id`` is no foreign key: a deleted entry's row tells the index to drop it.
+    """
+
+    entry_id = models.BigIntegerField()
+    queued_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name_plural = "index backlog"
+
+    def __str__(self) -> str:
+        return f"entry {self.entry_id} awaiting indexing"

@@ -2,8 +2,8 @@
 
 One object a line: ``{"question", "answer", "tags", "state", "author", "created"}``.
 Optional: ``also_asked`` (a list of other phrasings), ``environment``, ``cause``.
-Exports add ``id``, ``owner``, ``updated`` and ``revisions``
-so that an export imported into an empty site reproduces every entry and its history.
+Exports add ``id``, ``owner``, ``updated`` and ``revisions`` (each with what the save
+did, ``kind``) so that an export imported into an empty site reproduces every entry and its history.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ class ImportedRevision:
     editor: str | None
     summary: str
     created: datetime | None
+    kind: str | None = None  # what the save did; older exports lack it (then inferred)
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,15 @@ def _state(data: dict) -> str:
     return state
 
 
+def _kind(data: dict) -> str | None:
+    kind = data.get("kind")
+    if kind in (None, ""):
+        return None
+    if kind not in Revision.Kind.values:
+        raise ValueError(f"kind must be one of {', '.join(Revision.Kind.values)}")
+    return kind
+
+
 def _revisions(data: dict) -> list[ImportedRevision]:
     raw = data.get("revisions") or []
     if not isinstance(raw, list):
@@ -156,6 +166,7 @@ def _revisions(data: dict) -> list[ImportedRevision]:
                     editor=_username_or_none(item.get("editor"), "editor"),
                     summary=without_control_characters(_string(item, "summary"))[:200],
                     created=_datetime(item.get("created"), "created"),
+                    kind=_kind(item),
                 )
             )
         except ValueError as error:
@@ -231,6 +242,7 @@ def _revision_record(revision: Revision) -> dict:
         "editor": revision.editor.get_username() if revision.editor else None,
         "summary": revision.summary,
         "created": revision.created_at.isoformat(),
+        "kind": revision.kind,
     }
 
 

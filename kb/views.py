@@ -414,12 +414,14 @@ SIMILAR_LIMIT = 5
 def similar_entries(request: HttpRequest) -> HttpResponse:
     """Entries that may already answer the question being written (an htmx partial)."""
     question = request.GET.get("question", "").strip()
-    results = []
+    results, incomplete = [], False
     if 3 <= len(question) <= MAX_QUERY:
         found = search.search(question, user=request.user, limit=SIMILAR_LIMIT + 1)
         exclude = request.GET.get("exclude", "")
         results = [r for r in search.close_matches(found) if str(r.entry.pk) != exclude]
-    return render(request, "kb/_similar.html", {"results": results[:SIMILAR_LIMIT]})
+        incomplete = found.incomplete
+    context = {"results": results[:SIMILAR_LIMIT], "incomplete": incomplete}
+    return render(request, "kb/_similar.html", context)
 
 
 @require_POST

@@ -7,6 +7,7 @@ from hypothesis import settings as hypothesis_settings
 
 from kb import actions, search
 from kb.actions import EntryContent
+from kb.search import health
 
 PASSWORD = "correct-horse-battery"
 
@@ -37,6 +38,14 @@ def empty_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def repairs_inline(monkeypatch):
+    """Index repairs and backlog catch-ups run in the request's thread, in the test's
+    transaction (a background thread would not see its rows); tests of the background
+    thread itself turn this back on."""
+    monkeypatch.setattr(health, "BACKGROUND", False)
 
 
 @pytest.fixture(autouse=True)

@@ -37,8 +37,9 @@ def test_api_search_has_the_documented_shape(rep_client, refund_entry):
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
     body = response.json()
-    assert set(body) == {"query", "search_id", "total", "took_ms", "results"}
+    assert set(body) == {"query", "search_id", "total", "took_ms", "incomplete", "results"}
     assert body["query"] == "refunds"
+    assert body["incomplete"] is False
     assert body["total"] == 1
     assert isinstance(body["took_ms"], float)
     assert body["took_ms"] >= 0

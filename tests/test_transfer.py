@@ -47,6 +47,7 @@ REVISION_KEYS = {
     "editor",
     "summary",
     "created",
+    "kind",
 }
 
 
@@ -293,6 +294,10 @@ def test_import_large_file_reports_progress(jsonl, db):
             json.dumps(line(created="2024-02-30T10:00:00")),
             "created '2024-02-30T10:00:00' is not a valid date",
         ),
+        (
+            json.dumps(line(revisions=[{**line(), "kind": "deleted"}])),
+            "revision 1: kind must be one of created, edited, restored, state",
+        ),
     ],
     ids=[
         "invalid-json",
@@ -306,6 +311,7 @@ def test_import_large_file_reports_progress(jsonl, db):
         "bad-author",
         "bad-date",
         "impossible-date",
+        "unknown-revision-kind",
     ],
 )
 def test_import_bad_line_imports_nothing_and_names_line(jsonl, rep, bad, reason):
@@ -462,11 +468,14 @@ def test_export_unwritable_path_is_a_clear_error(tmp_path, edited_entry):
 
 
 def snapshot() -> dict[str, dict]:
-    """Everything an export promises to carry, per entry, keyed by question."""
+    """Everything an export promises to carry, per entry, keyed by question: what it
+    says, its tags, state, people and times, and each revision's content, editor, time
+    and kind."""
     entries = Entry.objects.select_related("author", "owner").prefetch_related("tags")
     return {
         entry.question: {
             "answer": entry.answer,
+            "also_asked": entry.also_asked,
             "environment": entry.environment,
             "cause": entry.cause,
             "tags": entry.tag_names(),
@@ -479,8 +488,10 @@ def snapshot() -> dict[str, dict]:
             "revisions": [
                 (
                     r.number,
+                    r.kind,
                     r.question,
                     r.answer,
+                    r.also_asked,
                     r.environment,
                     r.cause,
                     r.tags,
@@ -505,6 +516,7 @@ def floor(make_entry, rep, other_rep, supervisor):
         tags=("broadband", "faults"),
         environment="Fibre 500",
         cause="Line noise",
+        also_asked="internet cuts out at night",
     )
     edited = revise(
         edited,
@@ -512,6 +524,7 @@ def floor(make_entry, rep, other_rep, supervisor):
         "Engineer step",
         answer="Run the line test, then book an engineer.",
         tags=["broadband", "faults", "engineers"],
+        also_asked="internet cuts out at night\nwifi gone after 6pm",
     )
     edited = actions.change_state(
         entry=edited,
@@ -532,11 +545,14 @@ def floor(make_entry, rep, other_rep, supervisor):
         tags=("tariffs",),
         state="archived",
     )
-    make_entry(question="Omar's SIM swap steps", answer="Verify ID first.", author=other_rep)
+    adopted = make_entry(question="Omar's SIM swap steps", answer="Verify ID.", author=other_rep)
+    Entry.objects.filter(pk=adopted.pk).update(owner=supervisor)  # owned by someone else
 
 
 def test_export_then_import_reproduces_every_entry(tmp_path, floor):
     before = snapshot()
+    assert {e["owner"] for e in before.values()} == {"rita", "sam"}  # the floor has both
+    assert "restored" in {r[1] for e in before.values() for r in e["revisions"]}
     path = tmp_path / "export.jsonl"
     run("export_entries", str(path))
     Entry.objects.all().delete()
@@ -582,7 +598,7 @@ def test_export_of_imported_export_is_identical_but_ids(tmp_path, floor):
     assert without_ids(second) == without_ids(first)
 
 
-def test_every_save_records_what_it_did_and_an_import_infers_it(tmp_path, edited_entry):
+def test_every_save_records_what_it_did_and_an_import_keeps_it(tmp_path, edited_entry):
     """Credit depends on it: creating, editing and restoring change content, a state
     change does not."""
     entry = actions.restore_revision(
@@ -595,6 +611,29 @@ def test_every_save_records_what_it_did_and_an_import_infers_it(tmp_path, edited
     assert kinds == ["created", "edited", "state", "restored"]
     path = tmp_path / "export.jsonl"
     run("export_entries", str(path))
+    Entry.objects.all().delete()
+
+    run("import_entries", str(path))
+
+    imported = Revision.objects.order_by("number").values_list("kind", flat=True)
+    assert list(imported) == ["created", "edited", "state", "restored"]
+
+
+def test_import_of_a_history_without_kinds_infers_them(tmp_path, edited_entry):
+    """Exports made before revisions carried their kind: the first save created the
+    entry, one that left the content alone changed the state, the others edited it."""
+    actions.restore_revision(
+        entry=edited_entry,
+        revision=edited_entry.revisions.get(number=1),
+        editor=edited_entry.author,
+        base_version=edited_entry.version,
+    )
+    path = tmp_path / "export.jsonl"
+    run("export_entries", str(path))
+    record = json.loads(path.read_text(encoding="utf-8"))
+    for revision in record["revisions"]:
+        del revision["kind"]
+    write_jsonl(path, [record])
     Entry.objects.all().delete()
 
     run("import_entries", str(path))

@@ -110,7 +110,7 @@ def _imported_revisions(entry: Entry, record, users: dict) -> list[Revision]:
         Revision(
             entry=entry,
             number=revision.number,
-            kind=_imported_kind(revision, before),
+            kind=revision.kind or _imported_kind(revision, before),
             **revision.content.revision_fields(),
             state=revision.state,
             editor=users.get(revision.editor),
@@ -122,8 +122,8 @@ def _imported_revisions(entry: Entry, record, users: dict) -> list[Revision]:
 
 
 def _imported_kind(revision, before) -> str:
-    """An exported history does not say what each save did: the first created the entry,
-    one that left the content as it was only changed the state."""
+    """For histories that do not say what each save did (older exports): the first
+    created the entry, one that left the content as it was only changed the state."""
     if before is None:
         return Revision.Kind.CREATED
     if revision.content.same_as(before.content):

@@ -3,6 +3,7 @@
 Views and actions import from here only; the backends never import views or forms.
 """
 
+from kb.search.backends import IndexBusy
 from kb.search.query import MAX_QUERY_LENGTH, ParsedQuery, normalise_query, parse_query
 from kb.search.service import (
     SearchResult,
@@ -20,6 +21,7 @@ from kb.search.service import (
 
 __all__ = [
     "MAX_QUERY_LENGTH",
+    "IndexBusy",
     "ParsedQuery",
     "SearchResult",
     "SearchResults",

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
 from kb.search.documents import EntryDocument
 from kb.search.query import ParsedQuery
+
+
+class IndexBusy(Exception):
+    """Another process holds the index and does not let go (a writer that hangs)."""
 
 
 @dataclass(frozen=True)
@@ -60,5 +65,15 @@ class SearchBackend(Protocol):
     def clear(self) -> None: ...
 
     def document_count(self) -> int: ...
+
+    def is_empty(self) -> bool: ...
+
+    def readable(self) -> bool:
+        """Whether the index can be read at all; False means it must be rebuilt."""
+        ...
+
+    def rebuild_guard(self, *, wait: bool) -> AbstractContextManager[bool]:
+        """Yields whether this process may rebuild now (one rebuild at a time)."""
+        ...
 
     def close(self) -> None: ...

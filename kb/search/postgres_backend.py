@@ -35,7 +35,8 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 from django.contrib.postgres.search import SearchQuery
@@ -221,6 +222,19 @@ class PostgresBackend:
 
     def document_count(self) -> int:
         return SearchDocument.objects.count()
+
+    def is_empty(self) -> bool:
+        return not SearchDocument.objects.exists()
+
+    def readable(self) -> bool:
+        """The index is tables of the database: readable whenever the database is."""
+        return True
+
+    @contextmanager
+    def rebuild_guard(self, *, wait: bool) -> Iterator[bool]:
+        """A rebuild is one transaction: the others keep searching the old rows until it
+        commits, so rebuilds need no guard of their own."""
+        yield True
 
     def close(self) -> None:
         """Nothing to close: Django owns the database connection."""

@@ -72,6 +72,11 @@ def parse_query(text: str, *, extra_tags: tuple[str, ...] = ()) -> ParsedQuery:
     )
 
 
+def without_tags(text: str) -> str:
+    """The text with its ``tag:name`` filters taken out."""
+    return _TAG_RE.sub(" ", text)
+
+
 def normalise_query(text: str) -> str:
     """A query reduced to what it asks for: its distinct stems, sorted, and its tag
     filters. "reset router", "router reset" and "how do I reset my router" all become

@@ -8,13 +8,19 @@ processes writing at once both land instead of one raising ``LockError``.
 
 from __future__ import annotations
 
+import ctypes
 import heapq
 import itertools
 import logging
+import multiprocessing
 import os
+import signal
+import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from multiprocessing import util as multiprocessing_util
 from pathlib import Path
 
 from whoosh import index as whoosh_index
@@ -23,10 +29,11 @@ from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, TEXT, Schema
 from whoosh.filedb.filestore import FileStorage
 from whoosh.index import LockError
 from whoosh.scoring import BM25F
+from whoosh.util.filelock import try_for
 from whoosh.writing import SegmentWriter
 
 from kb.search import ranking
-from kb.search.backends import BackendResult, Hit, Visibility
+from kb.search.backends import BackendResult, Hit, IndexBusy, Visibility
 from kb.search.documents import EntryDocument
 from kb.search.query import ParsedQuery
 from kb.search.text import analyzer, pair_analyzer, pairs, spelling_analyzer, stems
@@ -38,13 +45,44 @@ logger = logging.getLogger(__name__)
 # one, which `rebuild_index --if-empty` (run by `make run`) then fills from the database.
 SCHEMA_VERSION = "7"
 TEXT_FIELDS = ("question", "also_asked", "body")
-# Wait up to LOCK_WAIT seconds for another writer, retry until WRITE_DEADLINE.
+# Wait up to LOCK_WAIT seconds for another writer, retry until WRITE_DEADLINE: well
+# under gunicorn's 30 s request timeout, so a save whose indexing cannot get the lock
+# still answers (its entry stays in the index backlog, caught up later).
 LOCK_WAIT = 2.0
-WRITE_DEADLINE = 60.0
+WRITE_DEADLINE = 10.0
+# Files in the index folder that a rebuild must not delete: other processes may hold them.
+LOCK_FILES = ("MAIN_WRITELOCK", "CREATE", "floorbook-rebuild.lock")
 # Batches larger than this get a bigger in-memory posting pool, so they do not spill
 # sorted runs to temporary files.
 # Bulk loads (imports, rebuilds) analyse documents in parallel and keep postings in memory.
 BULK_WRITER = {"limitmb": 256, "procs": min(2, os.cpu_count() or 1), "multisegment": True}
+
+
+PR_SET_PDEATHSIG = 1  # Linux prctl(2): a signal for this process when its parent dies
+
+
+class _BulkWriterChildren:
+    """Registered with multiprocessing, so that every process it forks (the bulk
+    writer's analysing processes) runs ``_die_with_parent`` first."""
+
+
+def _die_with_parent(_registration: _BulkWriterChildren) -> None:
+    """A bulk writer's analysing processes inherit the index's write lock. Were the
+    writer killed (OOM, SIGKILL), they would wait for work forever, holding the lock,
+    and no save could be indexed again: have the kernel end them with their parent."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
+    parent = multiprocessing.parent_process()
+    if parent is not None and os.getppid() != parent.pid:  # it died before prctl
+        os._exit(1)
+
+
+_CHILDREN = _BulkWriterChildren()
+multiprocessing_util.register_after_fork(_CHILDREN, _die_with_parent)
 
 
 def build_schema() -> Schema:
@@ -116,8 +154,11 @@ class WhooshBackend:
         elif not searcher.up_to_date():
             # Not ``searcher.refresh()``: in whoosh-reloaded 2.7.5 a refreshed reader keeps
             # the old segments (replaced and deleted documents come back) and fails on an
-            # empty index, so a stale searcher is replaced by a new one.
+            # empty index, so a stale searcher is replaced by a new one. It is forgotten
+            # before the new one opens: if that fails (the index is gone), the next
+            # search must not reuse a closed one.
             searcher.close()
+            self._local.searcher = None
             searcher = self.ix.searcher(weighting=BM25F())
         self._local.searcher = searcher
         return searcher
@@ -137,9 +178,14 @@ class WhooshBackend:
         """Run ``work`` in one writer and commit, retrying from the start on LockError."""
         deadline = time.monotonic() + WRITE_DEADLINE
         attempt = 0
+        options = dict(BULK_WRITER) if bulk else {}
+        if bulk and threading.current_thread() is not threading.main_thread():
+            # A repair in a server's background thread: no worker processes forked from
+            # a threaded process (a lock another thread holds would stay held in them).
+            options = {"limitmb": BULK_WRITER["limitmb"]}
         while True:
             try:
-                writer = self.ix.writer(timeout=LOCK_WAIT, **(BULK_WRITER if bulk else {}))
+                writer = self.ix.writer(timeout=LOCK_WAIT, **options)
             except LockError:
                 attempt += 1
                 if time.monotonic() > deadline:
@@ -197,11 +243,59 @@ class WhooshBackend:
             self._write(work)
 
     def clear(self) -> None:
-        """Replace the index with an empty one (used by a full rebuild)."""
+        """Replace the index with an empty one (a full rebuild), whatever state its files
+        are in: missing, corrupt or half-written. Holds the write lock meanwhile, so no
+        other process commits into the folder while it is emptied."""
         self.close()
         self.path.mkdir(parents=True, exist_ok=True)
-        whoosh_index.create_in(str(self.path), build_schema())
-        (self.path / "floorbook-schema-version").write_text(SCHEMA_VERSION)
+        lock = FileStorage(str(self.path)).lock("MAIN_WRITELOCK")
+        if not try_for(lambda: lock.acquire(blocking=False), timeout=WRITE_DEADLINE):
+            raise IndexBusy(
+                f"another process has held the search index's write lock ({self.path}"
+                f"/MAIN_WRITELOCK) for over {WRITE_DEADLINE:.0f} s; stop it (a writer"
+                " that hangs) and try again"
+            )
+        try:
+            for child in self.path.iterdir():
+                if child.is_file() and child.name not in LOCK_FILES:
+                    child.unlink(missing_ok=True)
+            whoosh_index.create_in(str(self.path), build_schema())
+            (self.path / "floorbook-schema-version").write_text(SCHEMA_VERSION)
+        finally:
+            lock.release()
+
+    @contextmanager
+    def rebuild_guard(self, *, wait: bool) -> Iterator[bool]:
+        """One rebuild at a time across processes: while one runs, the index looks empty
+        to the others, and they must not start their own. Yields whether this process
+        may rebuild (``wait=False`` does not wait for another rebuild to finish)."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        lock = FileStorage(str(self.path)).lock("floorbook-rebuild.lock")
+        acquired = lock.acquire(blocking=wait)
+        try:
+            yield acquired
+        finally:
+            if acquired:
+                lock.release()
+
+    def readable(self) -> bool:
+        """Whether the index on disk opens and its segments read, looked at afresh (not
+        through this process's open copy, which may predate a fault)."""
+        try:
+            ix = whoosh_index.open_dir(str(self.path))
+            try:
+                with ix.reader() as reader:
+                    reader.doc_count_all()
+                    for name in TEXT_FIELDS:
+                        reader.field_length(name)
+            finally:
+                ix.close()
+        except Exception:
+            return False
+        return True
+
+    def is_empty(self) -> bool:
+        return self.document_count() == 0
 
     def document_count(self) -> int:
         return self._searcher().doc_count()
