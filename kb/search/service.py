@@ -164,9 +164,9 @@ def _settle(rows: Iterable[int]) -> None:
 
 
 def _index_committed(entry_ids: list[int], *, new: bool, rows: list[int]) -> None:
-    # A rebuild or a catch-up may have indexed a new entry already: small sets are added
-    # as updates (a lookup each), so none is indexed twice; bulk loads keep the fast path.
-    new = new and len(entry_ids) > BULK_THRESHOLD
+    # New entries are added without the lookup an update makes (saved to searchable is
+    # what a rep waits for). A rebuild that ran between the commit and now may hold one
+    # already: search still shows each entry once; rebuild_index tidies up.
     try:
         index_entries(entry_ids, new=new)
     except Exception as error:

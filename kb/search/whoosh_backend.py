@@ -147,11 +147,20 @@ class WhooshBackend:
                 create_lock.release()
         return whoosh_index.open_dir(str(self.path))
 
+    def _folder(self) -> int | None:
+        """The index folder's identity: a folder deleted and made anew is another index,
+        whatever generation number its files start again from."""
+        try:
+            return os.stat(self.path).st_ino
+        except OSError:
+            return None
+
     def _searcher(self):
         searcher = getattr(self._local, "searcher", None)
+        folder = self._folder()
         if searcher is None:
             searcher = self.ix.searcher(weighting=BM25F())
-        elif not searcher.up_to_date():
+        elif folder is None or folder != self._local.folder or not searcher.up_to_date():
             # Not ``searcher.refresh()``: in whoosh-reloaded 2.7.5 a refreshed reader keeps
             # the old segments (replaced and deleted documents come back) and fails on an
             # empty index, so a stale searcher is replaced by a new one. It is forgotten
@@ -160,7 +169,7 @@ class WhooshBackend:
             searcher.close()
             self._local.searcher = None
             searcher = self.ix.searcher(weighting=BM25F())
-        self._local.searcher = searcher
+        self._local.searcher, self._local.folder = searcher, folder
         return searcher
 
     def close(self) -> None:
@@ -411,6 +420,9 @@ class WhooshBackend:
             scored=False,
             limit=None,
             mask=self._hidden(searcher, filters),
+            # An entry a rebuild indexed while its save was indexed is there twice.
+            collapse="id",
+            collapse_limit=1,
         )
         hits = [Hit(entry_id=hit["id"], score=0.0) for hit in results[offset : offset + limit]]
         return BackendResult(total=len(results), hits=hits)
