@@ -292,15 +292,26 @@ def test_lock_left_by_a_crashed_writer_does_not_block_saves(
     monkeypatch.setattr(whoosh_backend, "WRITE_DEADLINE", 2.0)
     ready = tmp_path / "locked"
     writer = subprocess.Popen([sys.executable, "-c", CRASHING_WRITER, str(index), str(ready)])
-    deadline = time.monotonic() + 30
+    kill_once_writing(writer, ready, seconds=30)
+    assert (index / "MAIN_WRITELOCK").exists()  # the lock file stays behind
+
+    save_and_find_roaming(rep_client, rep, django_capture_on_commit_callbacks)
+    assert not IndexBacklog.objects.exists()
+
+
+def kill_once_writing(writer: subprocess.Popen, ready: Path, *, seconds: float) -> None:
+    """SIGKILL the writer process as soon as it says (``ready``) it is writing."""
+    deadline = time.monotonic() + seconds
     while not ready.exists():
         assert writer.poll() is None and time.monotonic() < deadline, "writer did not start"
         time.sleep(0.05)
     writer.send_signal(signal.SIGKILL)
     writer.wait(timeout=10)
-    assert (index / "MAIN_WRITELOCK").exists()  # the lock file stays behind
 
-    with django_capture_on_commit_callbacks(execute=True):
+
+def save_and_find_roaming(rep_client, rep, capture) -> None:
+    """A save through the page lands in the index: search finds it, complete."""
+    with capture(execute=True):
         response = rep_client.post(
             "/entries/new/", {"question": "Roaming stops in Spain", "answer": "Turn it on."}
         )
@@ -308,7 +319,6 @@ def test_lock_left_by_a_crashed_writer_does_not_block_saves(
     assert response.status_code == 302
     found = search.search("roaming", user=rep)
     assert (questions(found), found.incomplete) == (["Roaming stops in Spain"], False)
-    assert not IndexBacklog.objects.exists()
 
 
 KILLED_BULK_WRITER = textwrap.dedent(
@@ -353,21 +363,9 @@ def test_lock_of_a_killed_bulk_import_does_not_outlive_it(
         cwd=settings.BASE_DIR,
         env=env,
     )
-    deadline = time.monotonic() + 60
-    while not ready.exists():
-        assert writer.poll() is None and time.monotonic() < deadline, "writer did not start"
-        time.sleep(0.05)
-    writer.send_signal(signal.SIGKILL)
-    writer.wait(timeout=10)
+    kill_once_writing(writer, ready, seconds=60)
 
-    with django_capture_on_commit_callbacks(execute=True):
-        response = rep_client.post(
-            "/entries/new/", {"question": "Roaming stops in Spain", "answer": "Turn it on."}
-        )
-
-    assert response.status_code == 302
-    found = search.search("roaming", user=rep)
-    assert (questions(found), found.incomplete) == (["Roaming stops in Spain"], False)
+    save_and_find_roaming(rep_client, rep, django_capture_on_commit_callbacks)
 
 
 def test_save_while_a_hung_writer_holds_the_lock_is_indexed_once_it_lets_go(
