@@ -89,6 +89,8 @@ WIDER_BUDGET = 3 * CANDIDATE_BUDGET  # when the rarer words found too few entrie
 # more on a large site, for results that differ little.
 BROAD_FROM = 8_000
 BROAD_SAMPLE = 2_000
+# On a site with statistics, the first stage ranks by this many of the rarest typed words.
+FIRST_STAGE_WORDS = 8
 STATISTICS_TTL = 60.0  # seconds the column statistics are reused
 
 
@@ -433,10 +435,11 @@ def _ranked(
         matching = f"({part} ORDER BY updated_at DESC, entry_id DESC LIMIT {BROAD_SAMPLE})"
     else:  # OFFSET 0 keeps the planner from folding the subquery into the outer sort.
         matching = f"({part} OFFSET 0)"
-    params: list = [any_of(terms), match, *visible_params]
+    first = any_of(_first_stage_terms(plan))
+    params: list = [first, match, *visible_params]
     if also:
         matching += f" UNION ({part})"
-        params += [any_of(terms), also, *visible_params]
+        params += [first, also, *visible_params]
     params.append(max(CANDIDATES, limit))
     # Counting every match in the first stage costs little once its rows are narrow.
     matches = "count(*) OVER ()" if count else "NULL::bigint"
@@ -560,6 +563,20 @@ def _statistics() -> _Statistics | None:
         found = _Statistics(rows, dict(zip(lexemes, shares, strict=False)), shares[-3])
     _statistics_cache[key] = (now, found)
     return found
+
+
+def _first_stage_terms(plan: _Plan) -> list[str]:
+    """The terms the first stage ranks by: those of the ``FIRST_STAGE_WORDS`` rarest
+    typed words. A long message ("My new landlord says he hasn't received the rent...")
+    has forty terms, and ``ts_rank`` costs per term on every row it ranks; its rarer
+    words decide which entries are worth the full score, which counts every term."""
+    statistics = _statistics()
+    if statistics is None or len(plan.groups) <= FIRST_STAGE_WORDS:
+        return [term for term, _ in plan.scored]
+    rarest = sorted(range(len(plan.groups)), key=lambda i: statistics.entries(plan.lexemes[i]))[
+        :FIRST_STAGE_WORDS
+    ]
+    return [plan.scored[i][0] for group in sorted(rarest) for i in plan.group_terms[group]]
 
 
 def _matches_many(plan: _Plan, many: int) -> bool:
