@@ -5,6 +5,16 @@ from __future__ import annotations
 import html
 import re
 
+# The supervisor's gap lists, each under /review/.
+REVIEW_LISTS = [
+    "/review/no-results/",
+    "/review/no-reuse/",
+    "/review/questions/",
+    "/review/flags/",
+    "/review/stale/",
+    "/review/tags/",
+]
+
 _TAGS = re.compile(r"<[^>]+>")
 _SPACE = re.compile(r"\s+")
 

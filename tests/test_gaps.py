@@ -17,18 +17,11 @@ from kb.models import Entry, Flag, Notification, Question, Reuse, SearchEvent
 from kb.reports import GapFilter
 from kb.search import normalise_query
 from tests.conftest import make_user
-from tests.helpers import page_text
+from tests.helpers import REVIEW_LISTS, page_text
 
 pytestmark = pytest.mark.django_db
 
-LISTS = [
-    "/review/no-results/",
-    "/review/no-reuse/",
-    "/review/questions/",
-    "/review/flags/",
-    "/review/stale/",
-    "/review/tags/",
-]
+LISTS = REVIEW_LISTS
 PAGES = ["/review/", *LISTS]
 
 

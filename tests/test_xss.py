@@ -22,7 +22,7 @@ from kb.actions import TAG_MAX_LENGTH, EntryContent
 from kb.csv_export import FORMULA_STARTS
 from kb.models import Entry
 from tests.conftest import make_user
-from tests.helpers import page_text
+from tests.helpers import REVIEW_LISTS, page_text
 from tests.html_checks import attributes, executable_markup
 
 pytestmark = pytest.mark.django_db
@@ -148,12 +148,7 @@ def page_urls(entry_id: int, question_id: int) -> list[str]:
         "/people/",
         "/people/mallory/",
         "/review/",
-        "/review/no-results/",
-        "/review/no-reuse/",
-        "/review/questions/",
-        "/review/flags/",
-        "/review/stale/",
-        "/review/tags/",
+        *REVIEW_LISTS,
     ]
 
 
